@@ -1,0 +1,13 @@
+"""WSGI entry point: `gunicorn app:app` serves hookkit configured from HOOKKIT_* variables.
+
+`python app.py` is the same as `python -m connector serve`.
+"""
+
+from connector.cli import main
+
+if __name__ == "__main__":
+    main(["serve"])
+else:
+    from connector import create_app
+
+    app = create_app()

@@ -1,0 +1,111 @@
+"""Accounts (tenants) and their API keys.
+
+A key is shown once, when created, and stored only as its SHA-256: keys are 256 random bits,
+so a fast hash is as safe as a slow one and lets every request look its key up by index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .errors import NotFound, Unauthorized, ValidationError
+from .store import Store, accounts, api_keys, new_id
+
+KEY_PREFIX = "hk_"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    notification_email: str | None
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _account(row: object) -> Account:
+    return Account(row.id, row.name, row.notification_email)  # type: ignore[attr-defined]
+
+
+def ensure_account(store: Store, name: str, *, notification_email: str | None = None) -> Account:
+    """The account called `name`, created on first use (what `keys create` does)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError.at("$.account", "account name must be 1-200 characters")
+    with store.write() as conn:
+        row = conn.execute(select(accounts).where(accounts.c.name == name)).first()
+        if row is None:
+            account_id = new_id("acc")
+            conn.execute(
+                accounts.insert().values(
+                    id=account_id,
+                    name=name,
+                    notification_email=notification_email,
+                    created_at=time.time(),
+                )
+            )
+            return Account(account_id, name, notification_email)
+        if notification_email is not None:
+            conn.execute(
+                accounts.update()
+                .where(accounts.c.id == row.id)
+                .values(notification_email=notification_email)
+            )
+            return Account(row.id, row.name, notification_email)
+        return _account(row)
+
+
+def account_by_name(store: Store, name: str) -> Account:
+    with store.read() as conn:
+        row = conn.execute(select(accounts).where(accounts.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no account named {name!r}")
+    return _account(row)
+
+
+def create_key(store: Store, account: Account) -> str:
+    """A new API key for `account`; the only time the plain key exists."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with store.write() as conn:
+        conn.execute(
+            api_keys.insert().values(
+                id=new_id("key"),
+                account_id=account.id,
+                key_hash=_hash(key),
+                prefix=key[:10],
+                created_at=time.time(),
+            )
+        )
+    return key
+
+
+def authenticate(store: Store, key: str | None) -> Account:
+    """The account owning `key`, or Unauthorized (the same for unknown and revoked keys)."""
+    if not key:
+        raise Unauthorized("send your API key as 'Authorization: Bearer KEY' or 'X-API-Key'")
+    digest = _hash(key)
+    with store.read() as conn:
+        row = conn.execute(
+            select(api_keys.c.key_hash, api_keys.c.revoked_at, accounts)
+            .join(accounts, accounts.c.id == api_keys.c.account_id)
+            .where(api_keys.c.key_hash == digest)
+        ).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
+        raise Unauthorized("the API key is not valid")
+    return _account(row)
+
+
+def set_notification_email(store: Store, account: Account, email: str | None) -> Account:
+    with store.write() as conn:
+        conn.execute(
+            accounts.update().where(accounts.c.id == account.id).values(notification_email=email)
+        )
+    return Account(account.id, account.name, email)

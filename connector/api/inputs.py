@@ -1,0 +1,99 @@
+"""Reading requests: the JSON body, paging and enum query parameters, the caller's account.
+
+Views call these and never touch `request.data` themselves, so every endpoint answers bad
+input with the same problem codes (400 malformed_json, 413, 415, 422 with a path).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, g, jsonify, request
+
+from ..accounts import Account, authenticate
+from ..errors import MalformedJSON, UnsupportedMediaType, ValidationError
+from ..factory import service_of
+from ..service import Hookkit
+
+MAX_LIMIT = 100
+
+
+def service() -> Hookkit:
+    return service_of()
+
+
+def account() -> Account:
+    return g.account  # type: ignore[no-any-return]
+
+
+def authenticate_request() -> None:
+    """`before_request` of every authenticated blueprint."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    key = token.strip() if scheme.lower() == "bearer" else None
+    key = key or request.headers.get("X-API-Key", "").strip() or None
+    g.account = authenticate(service().store, key)
+
+
+def json_body(*, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object, or a problem: 415 wrong type, 400 malformed, 422 not an object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise MalformedJSON("the request body is empty; send a JSON object")
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"send the body as application/json (got {mimetype or 'no Content-Type'})"
+        )
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValidationError.at("$", "the body must be a JSON object")
+    return body
+
+
+def int_arg(name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError.at(f"$.query.{name}", f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ValidationError.at(f"$.query.{name}", f"{name} must be between {low} and {high}")
+    return value
+
+
+def choice_arg(name: str, choices: tuple[str, ...]) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and value not in choices:
+        raise ValidationError.at(f"$.query.{name}", f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def paging() -> tuple[int, int]:
+    return int_arg("page", 1, low=1, high=1_000_000), int_arg("limit", 20, low=1, high=MAX_LIMIT)
+
+
+def paged(key: str, items: list[Any], total: int, page: int, limit: int) -> Response:
+    """The list envelope of seed 004: items plus page, limit, total, pages, has_next/has_prev."""
+    pages = (total + limit - 1) // limit
+    return jsonify(
+        {
+            key: items,
+            "pagination": {
+                "page": page,
+                "limit": limit,
+                "total": total,
+                "total_pages": pages,
+                "has_next": page < pages,
+                "has_prev": page > 1,
+            },
+        }
+    )

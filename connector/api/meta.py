@@ -1,0 +1,45 @@
+"""Unauthenticated health check, and the caller's own account."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from .. import __version__
+from ..accounts import set_notification_email
+from ..errors import ValidationError
+from .inputs import account, authenticate_request, json_body, service
+
+bp = Blueprint("meta", __name__)
+
+
+@bp.get("/healthz")
+def health() -> Response:
+    """Liveness plus a database round trip, for load balancers."""
+    with service().store.read() as conn:
+        conn.execute(text("SELECT 1"))
+    return jsonify({"status": "ok", "version": __version__})
+
+
+account_bp = Blueprint("account", __name__, url_prefix="/v1")
+account_bp.before_request(authenticate_request)
+
+
+@account_bp.get("/account")
+def get_account() -> Response:
+    """Who this key belongs to; Zapier and Make call it to test a connection."""
+    me = account()
+    return jsonify({"id": me.id, "name": me.name, "notification_email": me.notification_email})
+
+
+@account_bp.patch("/account")
+def update_account() -> Response:
+    body = json_body()
+    email = body.get("notification_email")
+    if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
+        raise ValidationError.at("$.notification_email", "must be an e-mail address or null")
+    me = set_notification_email(service().store, account(), email)
+    return jsonify({"id": me.id, "name": me.name, "notification_email": me.notification_email})
+
+
+bp.register_blueprint(account_bp)

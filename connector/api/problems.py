@@ -1,0 +1,68 @@
+"""Errors as `application/problem+json` (RFC 9457) with a stable `code`.
+
+Every exception, including ones hookkit did not expect, leaves as problem+json; an
+unexpected one is logged with its traceback and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from ..errors import HookkitError
+
+log = logging.getLogger("hookkit.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, errors: list | None = None
+) -> Response:
+    body = {
+        "type": f"https://hookkit.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+    }
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HookkitError)
+    def _hookkit(exc: HookkitError) -> Response:
+        response = problem(
+            exc.status, exc.code, exc.title, exc.detail, [e.as_dict() for e in exc.errors]
+        )
+        extra = getattr(exc, "extra", None)
+        if extra:
+            body = json.loads(response.get_data())
+            body.update(extra)
+            response.set_data(json.dumps(body))
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        response = problem(status, code, exc.name, exc.description or exc.name)
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "internal_error", "Internal error", "an unexpected error occurred")

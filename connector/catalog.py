@@ -1,0 +1,426 @@
+"""The event catalog: which event types exist, what their data looks like, and a sample of each.
+
+Every event type is a JSON Schema (draft 2020-12) in ``schemas/<name>.json`` and a sample of
+its ``data`` object in ``samples/<name>.json``. `Catalog.load` reads and checks both once, at
+start-up, so a broken file stops the service with a message naming the file and the place in
+it, instead of surfacing later as a 500 or as a hook that never fires. After that the catalog
+is read-only: it answers which names exist, validates the ``data`` of every published event,
+and derives the output fields that Zapier and Make show users for a trigger.
+
+This module never fetches anything over the network: a ``$ref`` that points outside its own
+schema file is a start-up error, not a download.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
+
+from connector.errors import CatalogError, FieldError, NotFound
+
+__all__ = ["Catalog", "EventType", "schema_fields", "value_fields"]
+
+_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# Client data is echoed in validator messages ("<the whole object> is not of type 'string'");
+# past this length a message stops helping the reader and only inflates the 422 body.
+_MAX_MESSAGE = 300
+
+
+def _format_checker() -> FormatChecker:
+    """Draft 2020-12 format checks, with stdlib fallbacks for `date-time` and `uri`.
+
+    jsonschema only checks those two formats when optional packages (`rfc3339-validator`,
+    `rfc3987`) are installed; without them a sample saying ``"renderedAt": "yesterday"``
+    would pass. The fallbacks are used only when the library has no checker of its own.
+    """
+    checker = FormatChecker(Draft202012Validator.FORMAT_CHECKER.checkers)
+    if "date-time" not in checker.checkers:
+        checker.checks("date-time")(_is_rfc3339_datetime)
+    if "uri" not in checker.checkers:
+        checker.checks("uri")(_is_absolute_uri)
+    return checker
+
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*", re.ASCII)
+
+
+def _is_rfc3339_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # formats only constrain strings; `type` speaks for the rest
+    if not _RFC3339.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper())
+    except ValueError:  # well-formed but impossible, like February 30
+        return False
+    return True
+
+
+def _is_absolute_uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _URI.fullmatch(value):
+        return False
+    try:
+        urlsplit(value)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return True
+
+
+_FORMAT_CHECKER = _format_checker()
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One event type of the catalog, as the API shows it.
+
+    `schema` and `sample` are shared by every caller: treat them as read-only and copy
+    before reshaping (a mapping, merged custom values).
+    """
+
+    name: str
+    title: str
+    description: str
+    schema: dict[str, Any]
+    sample: dict[str, Any]
+
+    def summary(self) -> dict[str, str]:
+        """The short form used in listings, where schemas and samples would only add weight."""
+        return {"name": self.name, "title": self.title, "description": self.description}
+
+
+class Catalog:
+    """All event types, checked at start-up and validated against on every publish."""
+
+    def __init__(self, event_types: Iterable[EventType]) -> None:
+        """Index trusted event types; `load` is the way to read and check files.
+
+        Validators are built here, once, because `validate` runs on every published event.
+        """
+        self._types = {event_type.name: event_type for event_type in event_types}
+        self._validators = {
+            name: Draft202012Validator(event_type.schema, format_checker=_FORMAT_CHECKER)
+            for name, event_type in self._types.items()
+        }
+
+    @classmethod
+    def load(cls, schemas_dir: Path, samples_dir: Path) -> Catalog:
+        """Read every ``*.json`` schema and sample, check them, and fail loudly if anything is off.
+
+        Raises `CatalogError` naming the file (and the JSON path or line) when a file is not
+        JSON, a schema is not a valid draft 2020-12 schema, a schema and a sample do not come
+        in pairs, or a sample does not validate against its schema.
+        """
+        schema_files = _json_files(schemas_dir)
+        sample_files = _json_files(samples_dir)
+        if not schema_files:
+            raise CatalogError(f"{schemas_dir}: no event type schemas (*.json) found")
+        unpaired = [
+            f"{sample_files[name]}: sample has no schema (expected {schemas_dir / f'{name}.json'})"
+            for name in sorted(sample_files.keys() - schema_files.keys())
+        ]
+        unpaired += [
+            f"{schema_files[name]}: schema has no sample (expected {samples_dir / f'{name}.json'})"
+            for name in sorted(schema_files.keys() - sample_files.keys())
+        ]
+        if unpaired:
+            raise CatalogError("; ".join(unpaired))
+
+        event_types = []
+        for name in sorted(schema_files):
+            schema_file, sample_file = schema_files[name], sample_files[name]
+            schema = _read_json(schema_file)
+            _check_schema(schema_file, schema)
+            event_types.append(
+                EventType(
+                    name=name,
+                    # A missing title or description should not keep the service down;
+                    # the meta-schema already rejects ones that are not strings.
+                    title=schema.get("title", name),
+                    description=schema.get("description", ""),
+                    schema=schema,
+                    sample=_read_json(sample_file),
+                )
+            )
+
+        catalog = cls(event_types)
+        for event_type in event_types:
+            sample_file = sample_files[event_type.name]
+            try:
+                errors = catalog.validate(event_type.name, event_type.sample, path_prefix="$")
+            except Unresolvable as exc:
+                raise CatalogError(
+                    f"{schema_files[event_type.name]}: cannot resolve $ref {exc.ref!r} "
+                    "(reached while checking the sample)"
+                ) from None
+            if errors:
+                problems = "; ".join(f"{error.path}: {error.message}" for error in errors)
+                raise CatalogError(
+                    f"{sample_file}: sample does not match {schema_files[event_type.name]}: "
+                    f"{problems}"
+                )
+        return catalog
+
+    def names(self) -> list[str]:
+        """Event type names in a stable order, for listings and error messages."""
+        return sorted(self._types)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def get(self, name: str) -> EventType:
+        """The event type called `name`; unknown names are a client error, hence `NotFound`."""
+        try:
+            return self._types[name]
+        except KeyError:
+            raise NotFound(f"unknown event type {name!r}") from None
+
+    def validate(self, name: str, data: object, *, path_prefix: str = "$.data") -> list[FieldError]:
+        """Every way `data` fails the schema of `name`, sorted by path; empty when it is valid.
+
+        All errors are reported at once so a client fixes its payload in one round trip.
+        Paths start with `path_prefix` because the client sent `data` inside an envelope;
+        a missing required property is reported at the property's own path.
+        """
+        self.get(name)  # NotFound for unknown names, before anything else
+        located = []
+        for error in self._validators[name].iter_errors(data):
+            path = list(error.absolute_path)
+            if error.validator == "required":
+                path.extend(_missing_property(error.validator_value, error.instance, error.message))
+            located.append((_sort_key(path), path_prefix + _json_path(path), _cap(error.message)))
+        located.sort()
+        return [FieldError(path, message) for _, path, message in located]
+
+
+def _json_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise CatalogError(f"{directory}: not a directory")
+    return {path.stem: path for path in sorted(directory.glob("*.json")) if path.is_file()}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise CatalogError(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: not valid JSON: not UTF-8 ({exc.reason})") from None
+
+
+def _check_schema(path: Path, schema: object) -> None:
+    if not isinstance(schema, dict):
+        raise CatalogError(f"{path}: $: a schema must be a JSON object")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise CatalogError(
+            f"{path}: not a valid draft 2020-12 schema at {exc.json_path}: {_cap(exc.message)}"
+        ) from None
+    # The meta-schema accepts any dialect URI here, but this catalog only speaks 2020-12.
+    dialect = schema.get("$schema", _DIALECT)
+    if dialect.rstrip("#") != _DIALECT:
+        raise CatalogError(f"{path}: $['$schema']: {dialect!r} is not draft 2020-12 ({_DIALECT})")
+    # Nothing is fetched, so a reference to another document could only fail later, on
+    # whichever published event first reaches it: refuse it now instead.
+    outside = next(_outside_refs(schema, []), None)
+    if outside is not None:
+        where, ref = outside
+        raise CatalogError(
+            f"{path}: $ref {ref!r} at ${_json_path(where)} points outside this file; "
+            "schemas must be self-contained"
+        )
+
+
+# Keywords whose values are instance data, where a "$ref" key is not a reference.
+_DATA_KEYWORDS = {"const", "enum", "examples", "default"}
+
+
+def _outside_refs(node: object, where: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef"):
+                if isinstance(value, str) and not value.startswith("#"):
+                    yield [*where, key], value
+            elif key not in _DATA_KEYWORDS:
+                yield from _outside_refs(value, [*where, key])
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _outside_refs(item, [*where, index])
+
+
+def _missing_property(required: object, instance: object, message: str) -> list[str]:
+    """The property a `required` error is about, so its path can point at it.
+
+    jsonschema reports the object that lacks the property, not the property itself; the
+    name is recovered by matching the library's own message for each candidate.
+    """
+    if isinstance(required, list) and isinstance(instance, dict):
+        for prop in required:
+            if prop not in instance and message == f"{prop!r} is a required property":
+                return [prop]
+    return []
+
+
+def _json_path(elements: Sequence[str | int]) -> str:
+    """A JSONPath suffix (no leading ``$``) in the notation jsonschema uses for `json_path`."""
+    parts = []
+    for element in elements:
+        if isinstance(element, int):
+            parts.append(f"[{element}]")
+        elif re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*", element):
+            parts.append(f".{element}")
+        else:
+            escaped = element.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"['{escaped}']")
+    return "".join(parts)
+
+
+def _sort_key(elements: Sequence[str | int]) -> list[tuple[int, int | str]]:
+    # Numeric indices sort as numbers, so `[2]` comes before `[10]`; the leading 0/1 keeps
+    # an index from ever being compared with a property name.
+    return [(0, e) if isinstance(e, int) else (1, e) for e in elements]
+
+
+def _cap(message: str) -> str:
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
+
+
+# Output fields ---------------------------------------------------------------------------
+#
+# Zapier and Make show a trigger's fields to users building a Zap or scenario. Both
+# functions below describe the same body, one from its schema, one from a concrete value,
+# so a user sees the same keys whichever the platform asked for.
+
+_ACRONYMS = {"id", "ids", "url", "uri", "uid", "uuid", "qr", "api", "sms", "gif", "pdf", "ai"}
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?", re.ASCII
+)
+_JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+
+
+def schema_fields(schema: dict[str, Any]) -> list[dict[str, str]]:
+    """The flat output fields a body matching `schema` has, for a platform's field picker.
+
+    Nested object properties are flattened into ``parent__child`` keys (Zapier's own
+    convention); arrays are one field; a property's ``title`` becomes its label part. Only
+    ``properties`` are followed, not ``allOf``/``oneOf``; a schema that is not an object
+    has no named fields.
+    """
+    fields: list[dict[str, str]] = []
+    _schema_fields(schema, (), (), fields)
+    return fields
+
+
+def value_fields(value: object) -> list[dict[str, str]]:
+    """The flat output fields of a concrete JSON value, such as a sample after a mapping.
+
+    Same keys and types as `schema_fields` gives for the value's schema, so previews built
+    from real events and from schemas agree. A value that is not an object has no named
+    fields.
+    """
+    fields: list[dict[str, str]] = []
+    _value_fields(value, (), (), fields)
+    return fields
+
+
+def _schema_fields(
+    schema: object,
+    keys: tuple[str, ...],
+    labels: tuple[str, ...],
+    fields: list[dict[str, str]],
+) -> None:
+    if not isinstance(schema, dict):  # boolean schemas say nothing about shape
+        if keys:
+            fields.append(_field(keys, labels, "string"))
+        return
+    kind = _schema_type(schema)
+    properties = schema.get("properties")
+    if kind == "object" and isinstance(properties, dict) and properties:
+        for key, subschema in properties.items():
+            title = subschema.get("title") if isinstance(subschema, dict) else None
+            label = title if isinstance(title, str) and title else _humanize(key)
+            _schema_fields(subschema, (*keys, key), (*labels, label), fields)
+    elif keys:
+        fields.append(_field(keys, labels, kind))
+
+
+def _schema_type(schema: dict[str, Any]) -> str:
+    declared = schema.get("type")
+    types = declared if isinstance(declared, list) else [declared]
+    # A nullable field is still its non-null type to a user mapping it.
+    named = [t for t in types if t in _JSON_TYPES and t != "null"] or [
+        t for t in types if t == "null"
+    ]
+    if named:
+        kind = named[0]
+    elif "properties" in schema:
+        kind = "object"
+    elif "const" in schema or schema.get("enum"):
+        example = schema["const"] if "const" in schema else schema["enum"][0]
+        kind = _value_type(example)
+    else:
+        kind = "string"  # untyped: platforms treat unknown fields as text
+    if kind == "string" and schema.get("format") == "date-time":
+        return "datetime"
+    return kind
+
+
+def _value_fields(
+    value: object,
+    keys: tuple[str, ...],
+    labels: tuple[str, ...],
+    fields: list[dict[str, str]],
+) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _value_fields(item, (*keys, str(key)), (*labels, _humanize(str(key))), fields)
+    elif keys:
+        fields.append(_field(keys, labels, _value_type(value)))
+
+
+def _value_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "datetime" if _ISO_DATETIME.fullmatch(value) else "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _field(keys: tuple[str, ...], labels: tuple[str, ...], kind: str) -> dict[str, str]:
+    return {"key": "__".join(keys), "label": " ".join(labels), "type": kind}
+
+
+def _humanize(key: str) -> str:
+    """``device_info`` -> ``Device Info``, ``imageId`` -> ``Image ID``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", re.sub(r"[_\-.\s]+", " ", key))
+    words = spaced.split()
+    return (
+        " ".join(w.upper() if w.lower() in _ACRONYMS else w[:1].upper() + w[1:] for w in words)
+        or key
+    )

@@ -1,0 +1,118 @@
+"""`python -m connector ...`: serve, run a worker, manage keys, check the catalog."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Any
+
+import click
+
+from .config import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from None
+
+
+def _check_catalog(settings: Settings) -> None:
+    from .catalog import Catalog
+    from .errors import CatalogError
+
+    try:
+        Catalog.load(settings.schemas_dir, settings.samples_dir)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def main() -> None:
+    """hookkit: webhook subscriptions and signed, durable delivery."""
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=8, show_default=True, help="threads per worker process")
+def serve(workers: int, threads: int) -> None:
+    """Serve the API on HOOKKIT_HOST:HOOKKIT_PORT (gunicorn), with the delivery worker
+    in-process unless HOOKKIT_EMBEDDED_WORKER=false."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    _check_catalog(settings)  # a clear message here beats "worker failed to boot"
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", settings.connect_timeout + settings.read_timeout)
+
+        def load(self) -> Any:
+            from .factory import create_app
+
+            return create_app(settings)
+
+    click.echo(f"hookkit listening on http://{settings.host}:{settings.port}", err=True)
+    _App().run()
+
+
+@main.command()
+def worker() -> None:
+    """Run a standalone delivery worker (scale-out: any number, sharing one database)."""
+    from .service import Hookkit
+    from .worker import Worker
+
+    settings = _settings()
+    _check_catalog(settings)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    service = Hookkit(settings, start_worker=False)
+    runner = Worker(service)
+    service.worker = runner
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+    signal.signal(signal.SIGINT, lambda *_: runner.stop(timeout=0))
+    runner.run()
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.argument("account")
+@click.option("--email", default=None, help="where failure notifications go")
+def create_key(account: str, email: str | None) -> None:
+    """Create a key for ACCOUNT (created if new). The key is printed once, on the last line."""
+    from .accounts import create_key as make_key
+    from .accounts import ensure_account
+    from .store import Store
+
+    store = Store(_settings().database_url)
+    store.create_schema()
+    owner = ensure_account(store, account, notification_email=email)
+    key = make_key(store, owner)
+    click.echo(
+        f"account {owner.name} ({owner.id}); store this key now, it is not shown again:", err=True
+    )
+    click.echo(key)
+
+
+@main.command()
+def check() -> None:
+    """Validate the event catalog (schemas against samples) and exit."""
+    settings = _settings()
+    _check_catalog(settings)
+    click.echo(f"catalog OK: {settings.schemas_dir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

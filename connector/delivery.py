@@ -1,0 +1,166 @@
+"""Sending one attempt and deciding what happens next.
+
+`Sender` is the only HTTP client that talks to target URLs: asyncio + aiohttp, so hundreds of
+slow receivers cost sockets, not threads. It never follows redirects, bounds every request
+by the connect and read timeouts, and re-checks the resolved address of every connection
+(`targets.SafeResolver`), so a DNS name that later points inward is refused.
+`attempt()` is the one path from a claimed job to a `Result`, used by the worker, test
+sends and redeliveries alike.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .config import Settings
+from .mapping import MappingFailed
+from .outbox import Job, Result
+from .payload import build_request
+from .targets import SafeResolver, UnsafeAddressError, check_connect_host
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Delays before each retry (after the first try) with ± jitter, as a fraction."""
+
+    schedule: tuple[float, ...]
+    jitter: float = 0.1
+
+    def next_at(
+        self, attempt: int, now: float, rng: Callable[[], float] = random.random
+    ) -> float | None:
+        """When attempt number `attempt + 1` is due, or None when `attempt` was the last."""
+        if attempt > len(self.schedule):
+            return None
+        delay = self.schedule[attempt - 1]
+        return now + delay * (1 + self.jitter * (2 * rng() - 1))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The raw result of one HTTP exchange."""
+
+    response_code: int | None
+    error: str | None
+    duration_ms: float
+    response_body: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.response_code is not None and 200 <= self.response_code < 300
+
+
+class Sender:
+    """An aiohttp session configured from Settings; use as an async context manager."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Sender:
+        s = self.settings
+        connector = aiohttp.TCPConnector(
+            limit=0,  # concurrency is bounded by the worker, per host and overall
+            resolver=SafeResolver(allow_private=s.allow_private_targets),
+            ttl_dns_cache=30,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=s.connect_timeout + s.read_timeout,
+                sock_connect=s.connect_timeout,
+                sock_read=s.read_timeout,
+            ),
+            trust_env=False,  # proxy settings are read once, from HOOKKIT_HTTP_PROXY
+            skip_auto_headers=("User-Agent",),
+            auto_decompress=True,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Outcome:
+        """One request; every failure becomes an Outcome with a readable error, never raises."""
+        assert self.session is not None, "use Sender as an async context manager"
+        limit = self.settings.response_body_limit
+        started = time.perf_counter()
+        code: int | None = None
+        text: str | None = None
+        error: str | None = None
+        try:
+            host = urlsplit(url).hostname or ""
+            check_connect_host(host, allow_private=self.settings.allow_private_targets)
+            async with self.session.request(
+                method,
+                url,
+                data=body if method != "GET" else None,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self.settings.http_proxy or None,
+            ) as response:
+                code = response.status
+                raw = await response.content.read(limit)
+                text = raw.decode("utf-8", errors="replace")
+                if not 200 <= code < 300:
+                    error = f"HTTP {code} {response.reason or ''}".strip()
+                    if 300 <= code < 400:
+                        where = response.headers.get("Location", "?")
+                        error += f" (redirect to {where}; redirects are not followed)"
+        except UnsafeAddressError as exc:
+            error = f"refused: {exc}"
+        except TimeoutError:
+            cfg = self.settings
+            error = f"timed out (connect {cfg.connect_timeout:g}s, read {cfg.read_timeout:g}s)"
+        except aiohttp.ClientSSLError as exc:
+            error = f"TLS error: {exc}"
+        except aiohttp.ClientConnectorError as exc:
+            cause = exc.os_error if isinstance(exc.os_error, UnsafeAddressError) else None
+            error = f"refused: {cause}" if cause else f"connection failed: {exc}"
+        except aiohttp.ClientError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except ValueError as exc:  # e.g. an URL aiohttp cannot parse
+            error = f"invalid request: {exc}"
+        duration = (time.perf_counter() - started) * 1000
+        return Outcome(code, error, duration, text)
+
+
+async def attempt(
+    job: Job,
+    sender: Sender,
+    policy: RetryPolicy,
+    clock: Callable[[], float] = time.time,
+) -> Result:
+    """Build, sign and send one attempt of `job`, and decide its fate."""
+    now = clock()
+    try:
+        request = build_request(job.spec, job.envelope, job.id, int(now), job.secrets)
+    except MappingFailed as exc:
+        outcome = Outcome(None, f"not sent: {exc}", 0.0, None)
+    else:
+        outcome = await sender.send(request.method, request.url, request.headers, request.body)
+    finished = clock()
+    body = outcome.response_body if job.log_response_body else None
+    if outcome.ok:
+        return Result(job, now, outcome.duration_ms, outcome.response_code, None, body, "delivered")
+    if outcome.response_code == 410:
+        error = "410 Gone: the receiver asked to be unsubscribed; the hook was deleted"
+        return Result(job, now, outcome.duration_ms, 410, error, body, "gone")
+    next_at = None if job.is_test else policy.next_at(job.attempt, finished)
+    return Result(
+        job,
+        now,
+        outcome.duration_ms,
+        outcome.response_code,
+        outcome.error,
+        body,
+        "retrying" if next_at is not None else "failed",
+        next_at,
+    )

@@ -1,0 +1,152 @@
+"""Publishing events: validate, store, fan out to deliveries — all in one transaction.
+
+The database is the queue: an accepted event and every delivery it causes are committed
+together (one multi-row insert), so nothing accepted can be lost between a database and a
+broker, and a crash before the commit means the client was never told "accepted".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .catalog import Catalog
+from .errors import ValidationError
+from .mapping import passes
+from .payload import envelope
+from .store import Store, deliveries, events, new_id, subscription_events, subscriptions
+
+
+@dataclass(frozen=True)
+class Published:
+    id: str
+    type: str
+    deliveries: int
+    created: bool  # False when the idempotency key was seen before
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "deliveries": self.deliveries}
+
+
+def publish(
+    store: Store,
+    catalog: Catalog,
+    account_id: str,
+    event_type: object,
+    data: object,
+    *,
+    idempotency_key: object = None,
+) -> Published:
+    """Accept one event: 422 with every failing path, else stored with its deliveries."""
+    if not isinstance(event_type, str) or event_type not in catalog:
+        known = ", ".join(catalog.names())
+        raise ValidationError.at("$.type", f"unknown event type {event_type!r}; known: {known}")
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200
+    ):
+        raise ValidationError.at("$.id", "id must be a string of 1-200 characters")
+    errors = catalog.validate(event_type, data)
+    if errors:
+        summary = "; ".join(f"{e.path}: {e.message}" for e in errors[:5])
+        raise ValidationError(
+            f"data does not match the {event_type!r} schema: {summary}", errors=errors
+        )
+    try:
+        return _store_event(store, account_id, event_type, data, idempotency_key)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race; answer as it did.
+        return _store_event(store, account_id, event_type, data, idempotency_key)
+
+
+def _store_event(
+    store: Store, account_id: str, event_type: str, data: Any, key: str | None
+) -> Published:
+    now = time.time()
+    with store.write() as conn:
+        if key is not None:
+            seen = conn.execute(
+                select(events.c.id, events.c.type, events.c.delivery_count).where(
+                    events.c.account_id == account_id, events.c.idempotency_key == key
+                )
+            ).first()
+            if seen is not None:
+                return Published(seen.id, seen.type, seen.delivery_count, created=False)
+        event_id = new_id("evt")
+        env = envelope(event_id, event_type, now, data)
+        hooks = conn.execute(
+            select(subscriptions.c.id, subscriptions.c.filter, subscriptions.c.filters)
+            .join(subscription_events, subscription_events.c.subscription_id == subscriptions.c.id)
+            .where(
+                subscription_events.c.account_id == account_id,
+                subscription_events.c.event_type == event_type,
+                subscriptions.c.status == "active",
+                (subscriptions.c.expires_at.is_(None)) | (subscriptions.c.expires_at > now),
+            )
+        ).all()
+        rows = [
+            {
+                "id": new_id("msg"),
+                "account_id": account_id,
+                "subscription_id": hook.id,
+                "event_id": event_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "is_test": False,
+            }
+            for hook in hooks
+            if passes(env, expression=hook.filter, filters=hook.filters)
+        ]
+        conn.execute(
+            events.insert().values(
+                id=event_id,
+                account_id=account_id,
+                type=event_type,
+                data=data,
+                idempotency_key=key,
+                created_at=now,
+                is_test=False,
+                delivery_count=len(rows),
+            )
+        )
+        if rows:
+            conn.execute(deliveries.insert(), rows)
+    return Published(event_id, event_type, len(rows), created=True)
+
+
+def recent(
+    store: Store,
+    account_id: str,
+    *,
+    event_type: str | None,
+    limit: int,
+    since_id: str | None = None,
+    since: float | None = None,
+) -> list[dict[str, Any]]:
+    """The account's real events as envelopes, newest first."""
+    query = select(events.c.id, events.c.type, events.c.created_at, events.c.data).where(
+        events.c.account_id == account_id, events.c.is_test.is_(False)
+    )
+    if event_type:
+        query = query.where(events.c.type == event_type)
+    if since_id:
+        query = query.where(events.c.id > since_id)
+    if since is not None:
+        query = query.where(events.c.created_at > since)
+    query = query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit)
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return [envelope(r.id, r.type, r.created_at, r.data) for r in rows]
+
+
+def sample_envelope(catalog: Catalog, event_type: str) -> dict[str, Any]:
+    """The catalog's sample in the shape a hook receives, for accounts with no events yet."""
+    return envelope(
+        f"evt_sample_{event_type}", event_type, time.time(), catalog.get(event_type).sample
+    )

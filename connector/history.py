@@ -1,0 +1,127 @@
+"""The delivery log: what was sent where, every attempt's result, and manual redelivery."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from .errors import Conflict, NotFound
+from .payload import iso
+from .store import Store, attempts, deliveries, events, subscriptions
+
+_COLUMNS = (
+    deliveries,
+    events.c.type.label("event_type"),
+)
+
+
+def _attempt(row: Any) -> dict[str, Any]:
+    return {
+        "attempt": row.attempt,
+        "at": iso(row.at),
+        "duration_ms": round(row.duration_ms, 1),
+        "response_code": row.response_code,
+        "error": row.error,
+        "response_body": row.response_body,
+        "outcome": row.outcome,
+    }
+
+
+def serialize(row: Any, tries: list[dict[str, Any]]) -> dict[str, Any]:
+    pending = row.status == "pending"
+    return {
+        "id": row.id,
+        "subscription_id": row.subscription_id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "status": row.status,
+        "test": row.is_test,
+        "attempt_count": row.attempts,
+        "next_attempt_at": iso(row.next_attempt_at) if pending else None,
+        "last_response_code": row.last_response_code,
+        "last_error": row.last_error,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "attempts": tries,
+    }
+
+
+def _with_attempts(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    """Deliveries with their attempts: two queries for a whole page, not one per row."""
+    by_delivery: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if rows:
+        found = conn.execute(
+            select(attempts)
+            .where(attempts.c.delivery_id.in_([r.id for r in rows]))
+            .order_by(attempts.c.delivery_id, attempts.c.attempt, attempts.c.id)
+        ).all()
+        for a in found:
+            by_delivery[a.delivery_id].append(_attempt(a))
+    return [serialize(r, by_delivery[r.id]) for r in rows]
+
+
+def list_for_hook(
+    store: Store, account_id: str, hook_id: str, *, status: str | None, page: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A hook's deliveries, newest first (the hook may be deleted: its log stays)."""
+    with store.read() as conn:
+        owner = conn.execute(
+            select(subscriptions.c.account_id).where(subscriptions.c.id == hook_id)
+        ).scalar()
+        if owner != account_id:
+            raise NotFound(f"no subscription {hook_id!r}")
+        where = and_(
+            deliveries.c.subscription_id == hook_id,
+            *([deliveries.c.status == status] if status else []),
+        )
+        total = conn.execute(select(func.count()).select_from(deliveries).where(where))
+        rows = conn.execute(
+            select(*_COLUMNS)
+            .join(events, events.c.id == deliveries.c.event_id)
+            .where(where)
+            .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+            .limit(limit)
+            .offset((page - 1) * limit)
+        ).all()
+        return _with_attempts(conn, rows), int(total.scalar_one())
+
+
+def get(store: Store, account_id: str, delivery_id: str) -> dict[str, Any]:
+    with store.read() as conn:
+        row = _owned(conn, account_id, delivery_id)
+        return _with_attempts(conn, [row])[0]
+
+
+def _owned(conn: Any, account_id: str, delivery_id: str) -> Any:
+    row = conn.execute(
+        select(*_COLUMNS)
+        .join(events, events.c.id == deliveries.c.event_id)
+        .where(deliveries.c.id == delivery_id, deliveries.c.account_id == account_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no delivery {delivery_id!r}")
+    return row
+
+
+def redeliver(store: Store, account_id: str, delivery_id: str) -> dict[str, Any]:
+    """Queue one more attempt now, with the same `webhook-id` (a receiver can dedupe)."""
+    now = time.time()
+    with store.write() as conn:
+        row = _owned(conn, account_id, delivery_id)
+        hook = conn.execute(
+            select(subscriptions.c.deleted_at).where(subscriptions.c.id == row.subscription_id)
+        ).one()
+        if hook.deleted_at is not None:
+            raise Conflict("the subscription of this delivery was deleted", code="hook_deleted")
+        if row.is_test:
+            raise Conflict("test sends are not retried; send a new test", code="test_delivery")
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id == delivery_id)
+            .values(status="pending", next_attempt_at=now, lease_owner=None, updated_at=now)
+        )
+        fresh = _owned(conn, account_id, delivery_id)
+        return _with_attempts(conn, [fresh])[0]

@@ -1,0 +1,385 @@
+"""The delivery queue's database side: claim due deliveries with a lease, record results.
+
+A claim stamps `lease_owner` and pushes `next_attempt_at` to the end of the lease, so one
+column says both "when due" and "claimed until": a worker killed mid-send simply lets its
+lease run out and any worker claims the delivery again (at-least-once, same `webhook-id`).
+Results are written back in batches: one transaction for many attempts.
+
+PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so workers on many machines never block
+or double-claim; SQLite's single writer (`BEGIN IMMEDIATE`) gives the same guarantee.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, select
+
+from .payload import RequestSpec, envelope, iso
+from .store import Store, attempts, deliveries, events, subscriptions
+from .subscriptions import remove, request_spec, signing_secrets
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery with everything needed to send it, read in the claim query."""
+
+    id: str
+    account_id: str
+    subscription_id: str
+    attempt: int  # the number this attempt will have (1 = first try)
+    is_test: bool
+    host: str
+    spec: RequestSpec
+    secrets: list[str]
+    envelope: dict[str, Any]
+    event_type: str
+    rate_limit: float | None
+    log_response_body: bool
+    hook_description: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one attempt did and what happens next."""
+
+    job: Job
+    at: float
+    duration_ms: float
+    response_code: int | None
+    error: str | None
+    response_body: str | None
+    outcome: str  # delivered | retrying | failed | gone
+    next_attempt_at: float | None = None
+
+
+@dataclass
+class Notice:
+    """What the account hears about by e-mail: an exhausted delivery or a disabled hook."""
+
+    kind: str  # delivery_failed | hook_disabled
+    account_id: str
+    subscription_id: str
+    description: str
+    target_url: str
+    event_type: str
+    delivery_id: str
+    response_code: int | None
+    error: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_JOB_COLUMNS = (
+    deliveries.c.id,
+    deliveries.c.account_id,
+    deliveries.c.subscription_id,
+    deliveries.c.attempts,
+    deliveries.c.is_test,
+    deliveries.c.event_id,
+    events.c.type.label("event_type"),
+    events.c.created_at.label("event_created_at"),
+    events.c.data,
+    subscriptions.c.target_url,
+    subscriptions.c.target_host,
+    subscriptions.c.method,
+    subscriptions.c.content_type,
+    subscriptions.c.headers,
+    subscriptions.c.auth,
+    subscriptions.c.mapping,
+    subscriptions.c.custom_values,
+    subscriptions.c.secret,
+    subscriptions.c.previous_secret,
+    subscriptions.c.previous_secret_expires_at,
+    subscriptions.c.rate_limit,
+    subscriptions.c.log_response_body,
+    subscriptions.c.description,
+)
+
+
+def _job(row: Any, now: float) -> Job:
+    return Job(
+        id=row.id,
+        account_id=row.account_id,
+        subscription_id=row.subscription_id,
+        attempt=row.attempts + 1,
+        is_test=row.is_test,
+        host=row.target_host,
+        spec=request_spec(row),
+        secrets=signing_secrets(row, now),
+        envelope=envelope(row.event_id, row.event_type, row.event_created_at, row.data),
+        event_type=row.event_type,
+        rate_limit=row.rate_limit,
+        log_response_body=row.log_response_body,
+        hook_description=row.description,
+    )
+
+
+def _due(now: float) -> list[Any]:
+    return [
+        deliveries.c.status == "pending",
+        deliveries.c.next_attempt_at <= now,
+        subscriptions.c.status == "active",
+    ]
+
+
+def claim(
+    store: Store,
+    owner: str,
+    now: float,
+    lease: float,
+    limit: int,
+    skip_hosts: Sequence[str] = (),
+) -> list[Job]:
+    """Claim up to `limit` due deliveries of active hooks, oldest first."""
+    if limit <= 0:
+        return []
+    ids = (
+        select(deliveries.c.id)
+        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .where(*_due(now))
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+    )
+    if skip_hosts:
+        ids = ids.where(subscriptions.c.target_host.not_in(list(skip_hosts)))
+    if not store.is_sqlite:
+        ids = ids.with_for_update(skip_locked=True, of=deliveries)
+    with store.write() as conn:
+        claimed = list(conn.execute(ids).scalars())
+        if not claimed:
+            return []
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id.in_(claimed))
+            .values(lease_owner=owner, next_attempt_at=now + lease)
+        )
+        rows = conn.execute(
+            select(*_JOB_COLUMNS)
+            .join(events, events.c.id == deliveries.c.event_id)
+            .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+            .where(deliveries.c.id.in_(claimed))
+        ).all()
+    return [_job(row, now) for row in rows]
+
+
+def lease_one(store: Store, delivery_id: str, owner: str, now: float, lease: float) -> Job:
+    """Lease a delivery that the caller sends itself right now (test sends)."""
+    with store.write() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id == delivery_id)
+            .values(lease_owner=owner, next_attempt_at=now + lease)
+        )
+        row = conn.execute(
+            select(*_JOB_COLUMNS)
+            .join(events, events.c.id == deliveries.c.event_id)
+            .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+            .where(deliveries.c.id == delivery_id)
+        ).one()
+    return _job(row, now)
+
+
+def renew(store: Store, owner: str, ids: Iterable[str], until: float) -> None:
+    """Extend the leases of deliveries this worker still holds (queued behind a busy host)."""
+    held = list(ids)
+    if not held:
+        return
+    with store.write() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.id.in_(held),
+                deliveries.c.lease_owner == owner,
+                deliveries.c.status == "pending",
+            )
+            .values(next_attempt_at=until)
+        )
+
+
+def release(store: Store, owner: str, ids: Iterable[str], now: float) -> None:
+    """Give back unsent claims on a clean shutdown, so they go out at once elsewhere."""
+    held = list(ids)
+    if not held:
+        return
+    with store.write() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.id.in_(held),
+                deliveries.c.lease_owner == owner,
+                deliveries.c.status == "pending",
+            )
+            .values(next_attempt_at=now, lease_owner=None)
+        )
+
+
+def next_due(store: Store) -> float | None:
+    """When the earliest pending delivery of an active hook is due (None: nothing queued)."""
+    with store.read() as conn:
+        return conn.execute(
+            select(func.min(deliveries.c.next_attempt_at))
+            .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+            .where(deliveries.c.status == "pending", subscriptions.c.status == "active")
+        ).scalar()
+
+
+def record(
+    store: Store, results: Sequence[Result], *, failure_threshold: int, now: float
+) -> list[Notice]:
+    """Write a batch of attempt results in one transaction; returns what to notify about."""
+    notices: list[Notice] = []
+    with store.write() as conn:
+        conn.execute(
+            attempts.insert(),
+            [
+                {
+                    "delivery_id": r.job.id,
+                    "subscription_id": r.job.subscription_id,
+                    "attempt": r.job.attempt,
+                    "at": r.at,
+                    "duration_ms": r.duration_ms,
+                    "response_code": r.response_code,
+                    "error": r.error,
+                    "response_body": r.response_body,
+                    "outcome": r.outcome,
+                }
+                for r in results
+            ],
+        )
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                attempts=bindparam("b_attempts"),
+                next_attempt_at=bindparam("b_next"),
+                lease_owner=None,
+                last_response_code=bindparam("b_code"),
+                last_error=bindparam("b_error"),
+                updated_at=now,
+            ),
+            [
+                {
+                    "b_id": r.job.id,
+                    "b_status": "pending" if r.outcome == "retrying" else _final(r.outcome),
+                    "b_attempts": r.job.attempt,
+                    "b_next": r.next_attempt_at if r.next_attempt_at is not None else r.at,
+                    "b_code": r.response_code,
+                    "b_error": r.error,
+                }
+                for r in results
+            ],
+        )
+        _update_hooks(conn, results)
+        gone = {r.job.subscription_id for r in results if r.outcome == "gone"}
+        for hook_id in gone:
+            remove(conn, hook_id, now)
+        notices.extend(
+            _notice("delivery_failed", r)
+            for r in results
+            if r.outcome == "failed" and not r.job.is_test
+        )
+        notices.extend(_disable_failing(conn, results, failure_threshold, gone))
+    return notices
+
+
+def _final(outcome: str) -> str:
+    return "delivered" if outcome == "delivered" else "failed"
+
+
+def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
+    """Counters, last delivery and the failure streak, one UPDATE per hook in the batch."""
+    by_hook: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_hook[r.job.subscription_id].append(r)
+    params = []
+    for hook_id, items in by_hook.items():
+        items.sort(key=lambda r: r.at)
+        last = items[-1]
+        streak_reset, streak_add = False, 0
+        for r in items:
+            if r.job.is_test:
+                continue
+            if r.outcome == "delivered":
+                streak_reset, streak_add = True, 0
+            elif r.outcome == "failed":
+                streak_add += 1
+        params.append(
+            {
+                "b_id": hook_id,
+                "b_sent": len(items),
+                "b_failed": sum(r.outcome != "delivered" for r in items),
+                "b_at": last.at,
+                "b_last": {
+                    "status": "retrying" if last.outcome == "retrying" else _final(last.outcome),
+                    "response_code": last.response_code,
+                    "error": last.error,
+                    "at": iso(last.at),
+                    "attempt": last.job.attempt,
+                    "next_retry_at": iso(last.next_attempt_at)
+                    if last.outcome == "retrying"
+                    else None,
+                    "delivery_id": last.job.id,
+                },
+                "b_reset": streak_reset,
+                "b_add": streak_add,
+            }
+        )
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id == bindparam("b_id"))
+        .values(
+            delivery_count=subscriptions.c.delivery_count + bindparam("b_sent"),
+            failure_count=subscriptions.c.failure_count + bindparam("b_failed"),
+            last_delivery_at=bindparam("b_at"),
+            last_delivery=bindparam("b_last"),
+            failure_streak=case(
+                (bindparam("b_reset"), bindparam("b_add")),
+                else_=subscriptions.c.failure_streak + bindparam("b_add"),
+            ),
+        ),
+        params,
+    )
+
+
+def _disable_failing(
+    conn: Any, results: Sequence[Result], threshold: int, gone: set[str]
+) -> list[Notice]:
+    """Hooks whose streak of exhausted messages reached the threshold stop receiving."""
+    touched = {r.job.subscription_id for r in results if r.outcome == "failed"} - gone
+    if not touched or threshold <= 0:
+        return []
+    failing = conn.execute(
+        select(subscriptions.c.id, subscriptions.c.failure_streak).where(
+            subscriptions.c.id.in_(touched),
+            subscriptions.c.status == "active",
+            subscriptions.c.failure_streak >= threshold,
+        )
+    ).all()
+    if not failing:
+        return []
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id.in_([row.id for row in failing]))
+        .values(status="failed")
+    )
+    latest = {r.job.subscription_id: r for r in results}
+    return [_notice("hook_disabled", latest[row.id], streak=row.failure_streak) for row in failing]
+
+
+def _notice(kind: str, r: Result, **extra: Any) -> Notice:
+    return Notice(
+        kind=kind,
+        account_id=r.job.account_id,
+        subscription_id=r.job.subscription_id,
+        description=r.job.hook_description,
+        target_url=r.job.spec.url,
+        event_type=r.job.event_type,
+        delivery_id=r.job.id,
+        response_code=r.response_code,
+        error=r.error,
+        extra=extra,
+    )

@@ -1,0 +1,482 @@
+"""REST-hook subscriptions: subscribe, look up, list, update, pause, rotate, unsubscribe.
+
+Platforms call these on behalf of end users and each speaks a dialect: the target URL comes
+as `target_url` (resthooks), `hookUrl`/`targetUrl`/`webhookUrl` (Zapier apps), `target` or
+`url` (Make, n8n). Subscribing twice returns the same hook (Pipedream and n8n re-run their
+activate step) and unsubscribing twice succeeds (Zapier cannot tell off from deleted).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection, Row
+
+from .catalog import Catalog
+from .errors import NotFound, ValidationError
+from .mapping import MappingFailed, compile_expression
+from .payload import BodySpec, RequestSpec, envelope, iso, render
+from .signing import generate_secret
+from .store import Store, deliveries, new_id, subscription_events, subscriptions
+from .targets import check_target_url
+from .validation import check, validator_for
+
+TARGET_ALIASES = ("target_url", "targetUrl", "hookUrl", "webhookUrl", "target", "url")
+PLATFORMS = ("zapier", "make", "n8n", "pipedream", "ifttt", "custom")
+ZAPIER_RATE_LIMIT = 30.0  # Zapier accepts at most 30 requests/s per hook
+
+# Headers a subscription may not set: they would break signing, framing or our auth.
+FORBIDDEN_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "proxy-authorization",
+        "proxy-connection",
+        "user-agent",
+    }
+)
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_SENSITIVE = re.compile(r"auth|token|key|secret|cookie|password|signature", re.I)
+
+_NULLABLE_STRING = {"type": ["string", "null"], "maxLength": 10_000}
+HOOK_SCHEMA = validator_for(
+    {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "minLength": 1, "maxLength": 200},
+            "events": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                "minItems": 1,
+                "maxItems": 100,
+            },
+            **{alias: {"type": "string", "maxLength": 2048} for alias in TARGET_ALIASES},
+            "mapping": _NULLABLE_STRING,
+            "filter": _NULLABLE_STRING,
+            "filters": {
+                "type": ["object", "null"],
+                "maxProperties": 50,
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+            },
+            "custom_values": {"type": ["object", "null"], "maxProperties": 100},
+            "headers": {
+                "type": ["object", "null"],
+                "maxProperties": 50,
+                "additionalProperties": {"type": "string", "maxLength": 4096},
+            },
+            "method": {"enum": ["POST", "GET", "post", "get"]},
+            "content_type": {"enum": ["json", "form"]},
+            "auth": {
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": "basic"},
+                            "username": {"type": "string", "maxLength": 200},
+                            "password": {"type": "string", "maxLength": 200},
+                        },
+                        "required": ["type", "username", "password"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+            "platform": {"enum": list(PLATFORMS)},
+            "description": {"type": ["string", "null"], "maxLength": 1000},
+            "log_response_body": {"type": "boolean"},
+            "active": {"type": "boolean"},
+            "status": {"enum": ["active", "paused"]},
+            "rate_limit": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000},
+            "expiration_date": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+)
+
+
+@dataclass(frozen=True)
+class Created:
+    subscription: dict[str, Any]
+    created: bool  # False: an identical subscription already existed
+
+
+class Subscriptions:
+    """Subscription use cases for one store, catalog and target policy."""
+
+    def __init__(self, store: Store, catalog: Catalog, *, allow_private: bool) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.allow_private = allow_private
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def subscribe(self, account_id: str, body: dict[str, Any]) -> Created:
+        """Create a hook, or return the identical one this account already has."""
+        check(HOOK_SCHEMA, body)
+        fields = self._fields(body, creating=True)
+        now = time.time()
+        with self.store.write() as conn:
+            existing = conn.execute(
+                select(subscriptions).where(
+                    subscriptions.c.account_id == account_id,
+                    subscriptions.c.event_key == fields["event_key"],
+                    subscriptions.c.target_url == fields["target_url"],
+                    subscriptions.c.deleted_at.is_(None),
+                )
+            ).first()
+            if existing is not None:
+                return Created(serialize(existing), created=False)
+            hook_id = new_id("hook")
+            secret = generate_secret()
+            row = {
+                "id": hook_id,
+                "account_id": account_id,
+                "status": "active",
+                "platform": "custom",
+                "description": "",
+                "method": "POST",
+                "content_type": "json",
+                "headers": {},
+                "auth": None,
+                "custom_values": {},
+                "mapping": None,
+                "filter": None,
+                "filters": {},
+                "log_response_body": False,
+                "rate_limit": None,
+                "expires_at": None,
+                **fields,
+                "secret": secret,
+                "created_at": now,
+                "updated_at": now,
+                "delivery_count": 0,
+                "failure_count": 0,
+                "failure_streak": 0,
+            }
+            if row["platform"] == "zapier" and row["rate_limit"] is None:
+                row["rate_limit"] = ZAPIER_RATE_LIMIT
+            conn.execute(subscriptions.insert().values(row))
+            _index_events(conn, hook_id, account_id, row["events"])
+            created = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
+        return Created({**serialize(created), "secret": secret}, created=True)
+
+    def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        check(HOOK_SCHEMA, body)
+        with self.store.write() as conn:
+            current = _owned(conn, account_id, hook_id)
+            fields = self._fields(body, creating=False, current=current)
+            if fields.get("status") == "active" and current.status == "failed":
+                fields["failure_streak"] = 0  # a user re-enabling a failed hook starts afresh
+            fields["updated_at"] = time.time()
+            conn.execute(subscriptions.update().where(subscriptions.c.id == hook_id).values(fields))
+            if "events" in fields:
+                conn.execute(
+                    subscription_events.delete().where(
+                        subscription_events.c.subscription_id == hook_id
+                    )
+                )
+                _index_events(conn, hook_id, account_id, fields["events"])
+            row = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
+        return serialize(row)
+
+    def unsubscribe(self, account_id: str, hook_id: str) -> None:
+        """Delete a hook; deleting it again is fine, another account's id is NotFound."""
+        with self.store.write() as conn:
+            row = _owned(conn, account_id, hook_id, include_deleted=True)
+            if row.deleted_at is None:
+                remove(conn, hook_id, time.time())
+
+    def rotate_secret(self, account_id: str, hook_id: str, grace: float) -> dict[str, Any]:
+        """A new secret; the old one keeps signing beside it until the grace period ends."""
+        now = time.time()
+        secret = generate_secret()
+        with self.store.write() as conn:
+            current = _owned(conn, account_id, hook_id)
+            conn.execute(
+                subscriptions.update()
+                .where(subscriptions.c.id == hook_id)
+                .values(
+                    secret=secret,
+                    previous_secret=current.secret,
+                    previous_secret_expires_at=now + grace,
+                    updated_at=now,
+                )
+            )
+            row = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
+        return {**serialize(row), "secret": secret}
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get(self, account_id: str, hook_id: str) -> dict[str, Any]:
+        return serialize(self.row(account_id, hook_id))
+
+    def row(self, account_id: str, hook_id: str) -> Row[Any]:
+        with self.store.read() as conn:
+            return _owned(conn, account_id, hook_id)
+
+    def list(
+        self,
+        account_id: str,
+        *,
+        page: int,
+        limit: int,
+        event: str | None = None,
+        status: str | None = None,
+        target_url: str | None = None,
+        platform: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        conditions = [
+            subscriptions.c.account_id == account_id,
+            subscriptions.c.deleted_at.is_(None),
+        ]
+        if status:
+            conditions.append(subscriptions.c.status == status)
+        if target_url:
+            conditions.append(subscriptions.c.target_url == target_url.strip())
+        if platform:
+            conditions.append(subscriptions.c.platform == platform)
+        if event:
+            conditions.append(
+                subscriptions.c.id.in_(
+                    select(subscription_events.c.subscription_id).where(
+                        subscription_events.c.account_id == account_id,
+                        subscription_events.c.event_type == event,
+                    )
+                )
+            )
+        where = and_(*conditions)
+        with self.store.read() as conn:
+            total = conn.execute(select(func.count()).select_from(subscriptions).where(where))
+            rows = conn.execute(
+                select(subscriptions)
+                .where(where)
+                .order_by(subscriptions.c.created_at.desc(), subscriptions.c.id.desc())
+                .limit(limit)
+                .offset((page - 1) * limit)
+            ).all()
+            return [serialize(row) for row in rows], int(total.scalar_one())
+
+    # -- field handling ---------------------------------------------------------------------
+
+    def _fields(
+        self, body: dict[str, Any], *, creating: bool, current: Row[Any] | None = None
+    ) -> dict[str, Any]:
+        """Validated column values for the fields present in `body`."""
+        out: dict[str, Any] = {}
+        events = self._events(body, required=creating)
+        if events is not None:
+            out["events"] = events
+            out["event_key"] = ",".join(sorted(events))
+        target = _target(body, required=creating)
+        if target is not None:
+            out["target_url"] = check_target_url(
+                target[1], allow_private=self.allow_private, path=f"$.{target[0]}"
+            )
+            out["target_host"] = (urlsplit(out["target_url"]).hostname or "").lower()
+        for name in ("platform", "content_type", "log_response_body", "rate_limit"):
+            if name in body:
+                out[name] = body[name]
+        if "method" in body:
+            out["method"] = body["method"].upper()
+        if "description" in body:
+            out["description"] = body["description"] or ""
+        if "custom_values" in body:
+            out["custom_values"] = body["custom_values"] or {}
+        if "filters" in body:
+            out["filters"] = body["filters"] or {}
+        if "auth" in body:
+            out["auth"] = body["auth"]
+        if "headers" in body:
+            out["headers"] = _headers(body["headers"] or {})
+        if "filter" in body:
+            if body["filter"] is not None:
+                compile_expression(body["filter"], "$.filter")
+            out["filter"] = body["filter"]
+        if "mapping" in body:
+            out["mapping"] = body["mapping"]
+        if "active" in body:
+            out["status"] = "active" if body["active"] else "paused"
+        if "status" in body:
+            out["status"] = body["status"]
+        if "expiration_date" in body:
+            out["expires_at"] = _timestamp(body["expiration_date"])
+        self._check_mapping(out, current)
+        return out
+
+    def _events(self, body: dict[str, Any], *, required: bool) -> list[str] | None:
+        if "events" in body:
+            names, path = list(dict.fromkeys(body["events"])), "$.events"
+        elif "event" in body:
+            names, path = [body["event"]], "$.event"
+        elif required:
+            raise ValidationError.at("$.event", "an event type is required ('event' or 'events')")
+        else:
+            return None
+        for index, name in enumerate(names):
+            if name not in self.catalog:
+                where = f"{path}[{index}]" if path == "$.events" else path
+                known = ", ".join(self.catalog.names())
+                raise ValidationError.at(where, f"unknown event type {name!r}; known: {known}")
+        return names
+
+    def _check_mapping(self, fields: dict[str, Any], current: Row[Any] | None) -> None:
+        """A mapping must parse and turn every subscribed event's sample into an object."""
+        mapping = fields.get("mapping", current.mapping if current is not None else None)
+        if mapping is None or ("mapping" not in fields and "events" not in fields):
+            return
+        compile_expression(mapping, "$.mapping")
+        events = fields.get("events") or (current.events if current is not None else [])
+        for name in events:
+            sample = envelope("evt_sample", name, time.time(), self.catalog.get(name).sample)
+            try:
+                render(BodySpec(mapping=mapping), sample)
+            except MappingFailed as exc:
+                raise ValidationError.at(
+                    "$.mapping", f"{exc} for the sample of {name!r}", code="mapping_invalid"
+                ) from None
+
+
+def _target(body: dict[str, Any], *, required: bool) -> tuple[str, str] | None:
+    given = [(alias, body[alias]) for alias in TARGET_ALIASES if body.get(alias) is not None]
+    if not given:
+        if required:
+            names = ", ".join(TARGET_ALIASES)
+            raise ValidationError.at("$.target_url", f"a target URL is required (any of {names})")
+        return None
+    if len({value.strip() for _, value in given}) > 1:
+        raise ValidationError.at(
+            f"$.{given[1][0]}", "several different target URLs given; send exactly one"
+        )
+    return given[0]
+
+
+def _headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        path = f"$.headers.{name}"
+        if not _TOKEN.match(name):
+            raise ValidationError.at(path, "not a valid HTTP header name")
+        lowered = name.lower()
+        if lowered in FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
+            raise ValidationError.at(path, f"header {name!r} is set by hookkit and cannot be set")
+        if any(ch in value for ch in "\r\n\0"):
+            raise ValidationError.at(path, "header values may not contain line breaks")
+    return dict(headers)
+
+
+def _timestamp(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ValidationError.at("$.expiration_date", "not an ISO-8601 date-time") from None
+
+
+def _index_events(conn: Connection, hook_id: str, account_id: str, names: list[str]) -> None:
+    conn.execute(
+        subscription_events.insert(),
+        [{"subscription_id": hook_id, "event_type": n, "account_id": account_id} for n in names],
+    )
+
+
+def _owned(
+    conn: Connection, account_id: str, hook_id: str, *, include_deleted: bool = False
+) -> Row[Any]:
+    """The hook if this account owns it; another account's id is exactly like an unknown one."""
+    row = conn.execute(
+        select(subscriptions).where(
+            subscriptions.c.id == hook_id, subscriptions.c.account_id == account_id
+        )
+    ).first()
+    if row is None or (row.deleted_at is not None and not include_deleted):
+        raise NotFound(f"no subscription {hook_id!r}")
+    return row
+
+
+def remove(conn: Connection, hook_id: str, now: float) -> None:
+    """Soft-delete a hook (its log stays readable) and cancel what it still had queued."""
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id == hook_id)
+        .values(deleted_at=now, updated_at=now, status="deleted")
+    )
+    conn.execute(
+        subscription_events.delete().where(subscription_events.c.subscription_id == hook_id)
+    )
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.subscription_id == hook_id, deliveries.c.status == "pending")
+        .values(status="cancelled", lease_owner=None, updated_at=now)
+    )
+
+
+def request_spec(row: Any) -> RequestSpec:
+    """How a stored hook's requests look; shared by the worker, test sends and samples."""
+    return RequestSpec(
+        url=row.target_url,
+        method=row.method,
+        content_type=row.content_type,
+        headers=row.headers,
+        auth=row.auth,
+        body=BodySpec(mapping=row.mapping, custom_values=row.custom_values),
+    )
+
+
+def signing_secrets(row: Any, now: float) -> list[str]:
+    """The current secret, plus the previous one while its grace period lasts."""
+    keys = [row.secret]
+    expires = row.previous_secret_expires_at
+    if row.previous_secret and expires is not None and expires > now:
+        keys.append(row.previous_secret)
+    return keys
+
+
+def serialize(row: Any) -> dict[str, Any]:
+    """The public view of a hook: never its secret, basic-auth password or sensitive headers."""
+    auth = row.auth
+    if auth:
+        auth = {"type": auth.get("type"), "username": auth.get("username")}
+    headers = {
+        name: ("********" if _SENSITIVE.search(name) else value)
+        for name, value in (row.headers or {}).items()
+    }
+    return {
+        "id": row.id,
+        "event": row.events[0],
+        "events": list(row.events),
+        "target_url": row.target_url,
+        "status": row.status,
+        "platform": row.platform,
+        "description": row.description,
+        "method": row.method,
+        "content_type": row.content_type,
+        "headers": headers,
+        "auth": auth,
+        "custom_values": row.custom_values,
+        "mapping": row.mapping,
+        "filter": row.filter,
+        "filters": row.filters,
+        "log_response_body": row.log_response_body,
+        "rate_limit": row.rate_limit,
+        "expiration_date": iso(row.expires_at),
+        "delivery_count": row.delivery_count,
+        "failure_count": row.failure_count,
+        "last_delivery_at": iso(row.last_delivery_at),
+        "last_delivery": row.last_delivery,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
