@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
 
-from connector.errors import CatalogError, FieldError, NotFound
+from .errors import CatalogError, FieldError, NotFound
+from .validation import cap, field_errors, json_path, validator_for
 
 __all__ = ["Catalog", "EventType", "schema_fields", "value_fields"]
 
@@ -35,54 +34,6 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Client data is echoed in validator messages ("<the whole object> is not of type 'string'");
 # past this length a message stops helping the reader and only inflates the 422 body.
 _MAX_MESSAGE = 300
-
-
-def _format_checker() -> FormatChecker:
-    """Draft 2020-12 format checks, with stdlib fallbacks for `date-time` and `uri`.
-
-    jsonschema only checks those two formats when optional packages (`rfc3339-validator`,
-    `rfc3987`) are installed; without them a sample saying ``"renderedAt": "yesterday"``
-    would pass. The fallbacks are used only when the library has no checker of its own.
-    """
-    checker = FormatChecker(Draft202012Validator.FORMAT_CHECKER.checkers)
-    if "date-time" not in checker.checkers:
-        checker.checks("date-time")(_is_rfc3339_datetime)
-    if "uri" not in checker.checkers:
-        checker.checks("uri")(_is_absolute_uri)
-    return checker
-
-
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*", re.ASCII)
-
-
-def _is_rfc3339_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True  # formats only constrain strings; `type` speaks for the rest
-    if not _RFC3339.fullmatch(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper())
-    except ValueError:  # well-formed but impossible, like February 30
-        return False
-    return True
-
-
-def _is_absolute_uri(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _URI.fullmatch(value):
-        return False
-    try:
-        urlsplit(value)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return False
-    return True
-
-
-_FORMAT_CHECKER = _format_checker()
 
 
 @dataclass(frozen=True)
@@ -114,8 +65,7 @@ class Catalog:
         """
         self._types = {event_type.name: event_type for event_type in event_types}
         self._validators = {
-            name: Draft202012Validator(event_type.schema, format_checker=_FORMAT_CHECKER)
-            for name, event_type in self._types.items()
+            name: validator_for(event_type.schema) for name, event_type in self._types.items()
         }
 
     @classmethod
@@ -198,14 +148,7 @@ class Catalog:
         a missing required property is reported at the property's own path.
         """
         self.get(name)  # NotFound for unknown names, before anything else
-        located = []
-        for error in self._validators[name].iter_errors(data):
-            path = list(error.absolute_path)
-            if error.validator == "required":
-                path.extend(_missing_property(error.validator_value, error.instance, error.message))
-            located.append((_sort_key(path), path_prefix + _json_path(path), _cap(error.message)))
-        located.sort()
-        return [FieldError(path, message) for _, path, message in located]
+        return field_errors(self._validators[name], data, path_prefix)
 
 
 def _json_files(directory: Path) -> dict[str, Path]:
@@ -232,7 +175,7 @@ def _check_schema(path: Path, schema: object) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise CatalogError(
-            f"{path}: not a valid draft 2020-12 schema at {exc.json_path}: {_cap(exc.message)}"
+            f"{path}: not a valid draft 2020-12 schema at {exc.json_path}: {cap(exc.message)}"
         ) from None
     # The meta-schema accepts any dialect URI here, but this catalog only speaks 2020-12.
     dialect = schema.get("$schema", _DIALECT)
@@ -244,7 +187,7 @@ def _check_schema(path: Path, schema: object) -> None:
     if outside is not None:
         where, ref = outside
         raise CatalogError(
-            f"{path}: $ref {ref!r} at ${_json_path(where)} points outside this file; "
+            f"{path}: $ref {ref!r} at ${json_path(where)} points outside this file; "
             "schemas must be self-contained"
         )
 
@@ -264,43 +207,6 @@ def _outside_refs(node: object, where: list[str | int]) -> Iterator[tuple[list[s
     elif isinstance(node, list):
         for index, item in enumerate(node):
             yield from _outside_refs(item, [*where, index])
-
-
-def _missing_property(required: object, instance: object, message: str) -> list[str]:
-    """The property a `required` error is about, so its path can point at it.
-
-    jsonschema reports the object that lacks the property, not the property itself; the
-    name is recovered by matching the library's own message for each candidate.
-    """
-    if isinstance(required, list) and isinstance(instance, dict):
-        for prop in required:
-            if prop not in instance and message == f"{prop!r} is a required property":
-                return [prop]
-    return []
-
-
-def _json_path(elements: Sequence[str | int]) -> str:
-    """A JSONPath suffix (no leading ``$``) in the notation jsonschema uses for `json_path`."""
-    parts = []
-    for element in elements:
-        if isinstance(element, int):
-            parts.append(f"[{element}]")
-        elif re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*", element):
-            parts.append(f".{element}")
-        else:
-            escaped = element.replace("\\", "\\\\").replace("'", "\\'")
-            parts.append(f"['{escaped}']")
-    return "".join(parts)
-
-
-def _sort_key(elements: Sequence[str | int]) -> list[tuple[int, int | str]]:
-    # Numeric indices sort as numbers, so `[2]` comes before `[10]`; the leading 0/1 keeps
-    # an index from ever being compared with a property name.
-    return [(0, e) if isinstance(e, int) else (1, e) for e in elements]
-
-
-def _cap(message: str) -> str:
-    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
 
 
 # Output fields ---------------------------------------------------------------------------

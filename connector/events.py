@@ -19,6 +19,7 @@ from .errors import ValidationError
 from .mapping import passes
 from .payload import envelope
 from .store import Store, deliveries, events, new_id, subscription_events, subscriptions
+from .validation import invalid
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,7 @@ def publish(
         raise ValidationError.at("$.id", "id must be a string of 1-200 characters")
     errors = catalog.validate(event_type, data)
     if errors:
-        summary = "; ".join(f"{e.path}: {e.message}" for e in errors[:5])
-        raise ValidationError(
-            f"data does not match the {event_type!r} schema: {summary}", errors=errors
-        )
+        raise invalid(errors, f"field(s) of data do not match the {event_type!r} schema")
     try:
         return _store_event(store, account_id, event_type, data, idempotency_key)
     except IntegrityError:
