@@ -48,11 +48,15 @@ def serve(workers: int, threads: int) -> None:
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
+            self.cfg.set("workers", str(workers))
+            self.cfg.set("threads", str(threads))
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
-            self.cfg.set("graceful_timeout", settings.connect_timeout + settings.read_timeout)
+            if "control_socket_disable" in self.cfg.settings:
+                # One shared control socket path would clash between several services.
+                self.cfg.set("control_socket_disable", "true")
+            grace = int(settings.connect_timeout + settings.read_timeout) + 1
+            self.cfg.set("graceful_timeout", str(grace))
 
         def load(self) -> Any:
             from .factory import create_app

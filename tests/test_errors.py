@@ -1,0 +1,109 @@
+"""Bad input gets problem+json with a stable code and a path, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import SESSION
+
+
+def _problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.json
+    assert body["code"] == code and body["status"] == status
+    assert body["title"] and body["detail"]
+    return body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer hk_wrong"}, {"X-API-Key": "nope"}, {"Authorization": "Basic x"}],
+)
+def test_missing_or_bad_keys_are_401(client, headers):
+    """Every /v1 call needs a valid key, as Bearer or X-API-Key."""
+    _problem(client.get("/v1/hooks", headers=headers), 401, "unauthorized")
+
+
+def test_x_api_key_header_authenticates(client, auth):
+    """`X-API-Key: KEY` is accepted like `Authorization: Bearer KEY`."""
+    key = auth["Authorization"].split(" ", 1)[1]
+    assert client.get("/v1/hooks", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_malformed_json_is_400(client, auth):
+    """A body that is not JSON names the parser's complaint."""
+    response = client.post(
+        "/v1/events", data="{not json", headers={**auth, "Content-Type": "application/json"}
+    )
+    assert "not valid JSON" in _problem(response, 400, "malformed_json")["detail"]
+
+
+def test_wrong_content_type_is_415(client, auth):
+    """Only JSON bodies are accepted."""
+    response = client.post(
+        "/v1/hooks", data="event=session", headers={**auth, "Content-Type": "text/plain"}
+    )
+    _problem(response, 415, "unsupported_media_type")
+
+
+def test_non_object_body_is_422(client, auth):
+    """A JSON array where an object belongs fails at path `$`."""
+    body = _problem(client.post("/v1/events", json=[1, 2], headers=auth), 422, "validation_failed")
+    assert body["errors"][0]["path"] == "$"
+
+
+def test_oversize_body_is_413(make_app):
+    """Bodies above HOOKKIT_MAX_BODY_BYTES are refused before parsing."""
+    from .conftest import _key
+
+    app = make_app(max_body_bytes=1000)
+    client = app.test_client()
+    big = {"type": "session", "data": {**SESSION, "padding": "x" * 5000}}
+    _problem(client.post("/v1/events", json=big, headers=_key(app, "acme")), 413, "payload_too_large")
+
+
+def test_unknown_route_and_method(client, auth):
+    """Unknown paths are 404 and wrong methods 405, both as problem+json."""
+    _problem(client.get("/v1/nothing-here", headers=auth), 404, "not_found")
+    response = client.put("/v1/hooks", json={}, headers=auth)
+    _problem(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_event_data_errors_list_every_path(client, auth):
+    """Publishing bad data lists every failing JSON path at once."""
+    data = {"event_id": "one", "session": {"direct_url": "not a url", "type": "polaroid"}}
+    response = client.post("/v1/events", json={"type": "session", "data": data}, headers=auth)
+    body = _problem(response, 422, "validation_failed")
+    paths = {e["path"] for e in body["errors"]}
+    assert {"$.data.event_id", "$.data.session.id", "$.data.session.type"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"type": "nope", "data": {}}, "$.type"),
+        ({"data": SESSION}, "$.type"),
+        ({"type": "session"}, "$.data"),
+        ({"type": "session", "data": SESSION, "id": 5}, "$.id"),
+    ],
+)
+def test_publish_refuses_bad_envelopes(client, auth, body, path):
+    """Unknown types, missing data and non-string ids are 422 at their path."""
+    body = _problem(client.post("/v1/events", json=body, headers=auth), 422, "validation_failed")
+    assert path in [e["path"] for e in body["errors"]]
+
+
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=x", "limit=1000", "limit=-1", "status=gone", "platform=nope"]
+)
+def test_bad_list_parameters_are_422(client, auth, query):
+    """Paging and filter parameters are validated, with the parameter as the path."""
+    body = _problem(client.get(f"/v1/hooks?{query}", headers=auth), 422, "validation_failed")
+    assert body["errors"][0]["path"] == f"$.query.{query.split('=')[0]}"
+
+
+def test_unknown_event_type_is_404(client, auth):
+    """An event type that is not in the catalog is 404 on its resource."""
+    _problem(client.get("/v1/event-types/nope", headers=auth), 404, "not_found")
