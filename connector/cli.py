@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -108,6 +109,37 @@ def create_key(account: str, email: str | None) -> None:
         f"account {owner.name} ({owner.id}); store this key now, it is not shown again:", err=True
     )
     click.echo(key)
+
+
+@main.command()
+@click.option("--port", default=9000, show_default=True)
+@click.option("--secret", default=None, help="whsec_... secret to verify signatures with")
+def receive(port: int, secret: str | None) -> None:
+    """A demo receiver on 127.0.0.1:PORT: prints every delivery and checks its signature."""
+    import time
+
+    from .signing import SignatureError, verify
+    from .testing import Receiver, Recorded, Reply
+
+    def show(request: Recorded) -> Reply:
+        payload = request.query.encode() if request.method == "GET" else request.body
+        verdict = "not checked (no --secret)"
+        if secret:
+            try:
+                verify(payload, request.headers, secret)
+                verdict = "valid"
+            except SignatureError as exc:
+                verdict = f"INVALID ({exc})"
+        click.echo(f"{request.method} {request.path} webhook-id={request.header('webhook-id')}")
+        click.echo(f"  signature: {verdict}")
+        click.echo(f"  {payload.decode(errors='replace')}")
+        return Reply(200, b"ok")
+
+    with Receiver(show, port=port) as receiver:
+        click.echo(f"receiving on {receiver.url} (Ctrl-C to stop)", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
 
 
 @main.command()

@@ -55,11 +55,13 @@ class Reply:
 class Receiver:
     """Use as a context manager; `url` is where to send, `requests` what arrived."""
 
-    def __init__(self, replies: Callable[[Recorded], Reply] | list[Reply] | None = None) -> None:
+    def __init__(
+        self, replies: Callable[[Recorded], Reply] | list[Reply] | None = None, *, port: int = 0
+    ) -> None:
         self.requests: list[Recorded] = []
         self._replies = replies
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
