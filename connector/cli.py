@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -70,7 +71,11 @@ def serve(workers: int, threads: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run a standalone delivery worker (scale-out: any number, sharing one database)."""
+    """Run a standalone delivery worker (scale-out: any number, sharing one database).
+
+    SIGTERM or Ctrl-C stops it cleanly: sends in flight finish, unsent claims are handed
+    back for other workers at once. A second signal exits at once; a killed worker's claims
+    are sent again when their lease (HOOKKIT_LEASE) runs out."""
     from .service import Hookkit
     from .worker import Worker
 
@@ -82,9 +87,23 @@ def worker() -> None:
     service = Hookkit(settings, start_worker=False)
     runner = Worker(service)
     service.worker = runner
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
-    signal.signal(signal.SIGINT, lambda *_: runner.stop(timeout=0))
-    runner.run()
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        # First signal: finish what is in flight, release the rest, exit. Second: exit now;
+        # the claims come back when their leases run out.
+        nonlocal stopping
+        if stopping:
+            os._exit(128 + signum)
+        stopping = True
+        runner.stop(timeout=0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        runner.run()
+    finally:
+        service.store.dispose()
 
 
 @main.group()

@@ -146,17 +146,34 @@ async def attempt(
         outcome = Outcome(None, f"not sent: {exc}", 0.0, None)
     else:
         outcome = await sender.send(request.method, request.url, request.headers, request.body)
-    finished = clock()
+    return decide(job, outcome, policy, started=now, finished=clock())
+
+
+def crashed(
+    job: Job, exc: BaseException, policy: RetryPolicy, clock: Callable[[], float] = time.time
+) -> Result:
+    """The result of an attempt that failed inside hookkit: logged and retried like any other."""
+    now = clock()
+    outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0.0, None)
+    return decide(job, outcome, policy, started=now, finished=now)
+
+
+def decide(
+    job: Job, outcome: Outcome, policy: RetryPolicy, *, started: float, finished: float
+) -> Result:
+    """What an attempt's outcome means: delivered, gone, retried later, or failed for good."""
     body = outcome.response_body if job.log_response_body else None
     if outcome.ok:
-        return Result(job, now, outcome.duration_ms, outcome.response_code, None, body, "delivered")
+        return Result(
+            job, started, outcome.duration_ms, outcome.response_code, None, body, "delivered"
+        )
     if outcome.response_code == 410:
         error = "410 Gone: the receiver asked to be unsubscribed; the hook was deleted"
-        return Result(job, now, outcome.duration_ms, 410, error, body, "gone")
+        return Result(job, started, outcome.duration_ms, 410, error, body, "gone")
     next_at = None if job.is_test else policy.next_at(job.attempt, finished)
     return Result(
         job,
-        now,
+        started,
         outcome.duration_ms,
         outcome.response_code,
         outcome.error,

@@ -7,17 +7,19 @@ broker, and a crash before the commit means the client was never told "accepted"
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from .catalog import Catalog
+from .catalog import Catalog, schema_fields, value_fields
 from .errors import ValidationError
-from .mapping import passes
-from .payload import envelope
+from .mapping import MappingFailed, passes
+from .payload import BodySpec, envelope, render
 from .store import Store, deliveries, events, new_id, subscription_events, subscriptions
 from .validation import invalid
 
@@ -127,20 +129,41 @@ def recent(
     since_id: str | None = None,
     since: float | None = None,
 ) -> list[dict[str, Any]]:
-    """The account's real events as envelopes, newest first."""
+    """The account's real events as envelopes, newest first; test sends never appear.
+
+    `since_id` keeps events that come after that event in this order; `since` (UNIX
+    seconds) keeps events whose millisecond `timestamp` is later, so a poller passing back
+    the newest `timestamp` it saw is not sent that event again.
+    """
     query = select(events.c.id, events.c.type, events.c.created_at, events.c.data).where(
         events.c.account_id == account_id, events.c.is_test.is_(False)
     )
     if event_type:
         query = query.where(events.c.type == event_type)
-    if since_id:
-        query = query.where(events.c.id > since_id)
-    if since is not None:
-        query = query.where(events.c.created_at > since)
-    query = query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit)
     with store.read() as conn:
+        if since_id:
+            query = query.where(_after(conn, account_id, since_id))
+        if since is not None:
+            query = query.where(events.c.created_at >= (math.floor(since * 1000) + 1) / 1000)
+        query = query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit)
         rows = conn.execute(query).all()
     return [envelope(r.id, r.type, r.created_at, r.data) for r in rows]
+
+
+def _after(conn: Connection, account_id: str, event_id: str) -> ColumnElement[bool]:
+    """Events after `event_id` in the (created_at, id) order `recent` lists them in.
+
+    Ids sort by creation only to the millisecond, so the event's own time decides; an id
+    this account never had (say, from a purged event) falls back to comparing ids.
+    """
+    seen = conn.execute(
+        select(events.c.created_at).where(
+            events.c.account_id == account_id, events.c.id == event_id
+        )
+    ).scalar_one_or_none()
+    if seen is None:
+        return events.c.id > event_id
+    return (events.c.created_at > seen) | ((events.c.created_at == seen) & (events.c.id > event_id))
 
 
 def sample_envelope(catalog: Catalog, event_type: str) -> dict[str, Any]:
@@ -148,3 +171,68 @@ def sample_envelope(catalog: Catalog, event_type: str) -> dict[str, Any]:
     return envelope(
         f"evt_sample_{event_type}", event_type, time.time(), catalog.get(event_type).sample
     )
+
+
+def envelope_schema(catalog: Catalog, event_type: str) -> dict[str, Any]:
+    """The JSON Schema of the envelope a hook without a mapping receives for `event_type`."""
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "title": "ID"},
+            "type": {"type": "string", "title": "Type"},
+            "timestamp": {"type": "string", "format": "date-time", "title": "Timestamp"},
+            "data": {**catalog.get(event_type).schema, "title": "Data"},
+        },
+        "required": ["id", "type", "timestamp", "data"],
+    }
+
+
+def output_fields(
+    catalog: Catalog, event_type: str, spec: BodySpec | None = None
+) -> list[dict[str, str]]:
+    """The flat fields (`key`, `label`, `type`) of the body a hook receives, for field pickers.
+
+    The envelope's fields come from the schema, so fields the sample happens to lack are
+    listed too; a body reshaped by a mapping or custom values can only be described by
+    rendering the sample (raises `MappingFailed` when the mapping cannot).
+    """
+    if spec is None or (spec.mapping is None and not spec.custom_values):
+        return schema_fields(envelope_schema(catalog, event_type))
+    return value_fields(render(spec, sample_envelope(catalog, event_type)))
+
+
+SAMPLE_WINDOW = 100  # recent events looked through when some may be skipped
+
+
+def samples(
+    store: Store,
+    catalog: Catalog,
+    account_id: str,
+    event_type: str,
+    *,
+    spec: BodySpec,
+    limit: int,
+    filter: str | None = None,
+    filters: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Bodies exactly as a hook with this body `spec` and filters would receive them.
+
+    The account's recent real events, newest first, less those the hook would not be sent
+    (filtered out, or the mapping fails on them); the catalog sample when none is left.
+    Raises `MappingFailed` only when the mapping fails on the catalog sample too.
+    """
+    may_skip = bool(spec.mapping or filter or filters)
+    found = recent(
+        store, account_id, event_type=event_type, limit=SAMPLE_WINDOW if may_skip else limit
+    )
+    bodies = []
+    for env in found:
+        if not passes(env, expression=filter, filters=filters):
+            continue
+        try:
+            bodies.append(render(spec, env))
+        except MappingFailed:
+            continue
+        if len(bodies) == limit:
+            break
+    return bodies or [render(spec, sample_envelope(catalog, event_type))]

@@ -107,17 +107,30 @@ def _owned(conn: Any, account_id: str, delivery_id: str) -> Any:
 
 
 def redeliver(store: Store, account_id: str, delivery_id: str) -> dict[str, Any]:
-    """Queue one more attempt now, with the same `webhook-id` (a receiver can dedupe)."""
+    """Queue one more attempt now, with the same `webhook-id` (a receiver can dedupe).
+
+    409 when it cannot go out now: its hook is deleted, paused or failed (only active hooks
+    send), it is a test send, or an attempt of it is in flight this moment.
+    """
     now = time.time()
     with store.write() as conn:
         row = _owned(conn, account_id, delivery_id)
         hook = conn.execute(
-            select(subscriptions.c.deleted_at).where(subscriptions.c.id == row.subscription_id)
+            select(subscriptions.c.deleted_at, subscriptions.c.status).where(
+                subscriptions.c.id == row.subscription_id
+            )
         ).one()
         if hook.deleted_at is not None:
             raise Conflict("the subscription of this delivery was deleted", code="hook_deleted")
         if row.is_test:
             raise Conflict("test sends are not retried; send a new test", code="test_delivery")
+        if hook.status != "active":
+            raise Conflict(
+                f"the subscription is {hook.status}; set its status to active to retry",
+                code="hook_not_active",
+            )
+        if row.status == "pending" and row.lease_owner is not None and row.next_attempt_at > now:
+            raise Conflict("an attempt of this delivery is in flight", code="delivery_in_flight")
         conn.execute(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)

@@ -11,15 +11,16 @@ or double-claim; SQLite's single writer (`BEGIN IMMEDIATE`) gives the same guara
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, select
 
 from .payload import RequestSpec, envelope, iso
-from .store import Store, attempts, deliveries, events, subscriptions
+from .store import NOTIFY_CHANNEL, Store, attempts, deliveries, events, subscriptions
 from .subscriptions import remove, request_spec, signing_secrets
 
 
@@ -117,52 +118,126 @@ def _job(row: Any, now: float) -> Job:
     )
 
 
-def _due(now: float) -> list[Any]:
+def _queued() -> list[Any]:
+    # Test sends are sent by the request that made them (`lease_one`), never by a worker:
+    # one claimed between their insert and that lease would go out twice.
     return [
         deliveries.c.status == "pending",
-        deliveries.c.next_attempt_at <= now,
+        deliveries.c.is_test.is_(False),
         subscriptions.c.status == "active",
     ]
 
 
-def claim(
-    store: Store,
-    owner: str,
-    now: float,
-    lease: float,
-    limit: int,
-    skip_hosts: Sequence[str] = (),
-) -> list[Job]:
-    """Claim up to `limit` due deliveries of active hooks, oldest first."""
-    if limit <= 0:
+def _due(now: float) -> list[Any]:
+    return [*_queued(), deliveries.c.next_attempt_at <= now]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How much one claim may take: in all, per target host, per rate-limited hook.
+
+    The counts include what the worker already holds. Capping each host keeps a dead host's
+    backlog from filling the worker while other hosts wait; capping a rate-limited hook at a
+    few seconds of its rate keeps it from using up its host's share while it is throttled.
+    """
+
+    total: int
+    per_host: int
+    held_hosts: Mapping[str, int] = field(default_factory=dict)
+    held_hooks: Mapping[str, int] = field(default_factory=dict)
+    rate_limits: Mapping[str, float] = field(default_factory=dict)  # of held hooks
+    rate_ahead: float = 2.0  # seconds of a hook's rate limit worth claiming at once
+
+    def hook_cap(self, rate_limit: float | None) -> int | None:
+        if not rate_limit:
+            return None
+        return max(1, math.ceil(rate_limit * self.rate_ahead))
+
+
+# Each claim round reads a few candidates per delivery it may still take, so a round whose
+# oldest rows belong to full hosts still finds work; later rounds skip the hosts and hooks
+# the earlier ones filled, and so reach past a dead host's backlog.
+_SCAN_FACTOR = 4
+_ROUNDS = 4
+
+
+def claim(store: Store, owner: str, now: float, lease: float, quota: Quota) -> list[Job]:
+    """Claim due deliveries of active hooks, oldest first, within `quota`."""
+    if quota.total <= 0:
         return []
-    ids = (
-        select(deliveries.c.id)
-        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-        .where(*_due(now))
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
-    )
-    if skip_hosts:
-        ids = ids.where(subscriptions.c.target_host.not_in(list(skip_hosts)))
-    if not store.is_sqlite:
-        ids = ids.with_for_update(skip_locked=True, of=deliveries)
+    hosts = Counter(quota.held_hosts)
+    hooks = Counter(quota.held_hooks)
+    caps = {hook: quota.hook_cap(rate) for hook, rate in quota.rate_limits.items()}
+    chosen: list[str] = []
     with store.write() as conn:
-        claimed = list(conn.execute(ids).scalars())
-        if not claimed:
+        for _ in range(_ROUNDS):
+            scan = (quota.total - len(chosen)) * _SCAN_FACTOR
+            full_hosts = [h for h, n in hosts.items() if n >= quota.per_host]
+            full_hooks = [h for h, cap in caps.items() if cap is not None and hooks[h] >= cap]
+            candidates = conn.execute(
+                _candidates(store, now, scan, full_hosts, full_hooks, chosen)
+            ).all()
+            for row in candidates:
+                cap = caps.setdefault(row.subscription_id, quota.hook_cap(row.rate_limit))
+                if hosts[row.target_host] >= quota.per_host or (
+                    cap is not None and hooks[row.subscription_id] >= cap
+                ):
+                    continue
+                chosen.append(row.id)
+                hosts[row.target_host] += 1
+                hooks[row.subscription_id] += 1
+                if len(chosen) >= quota.total:
+                    break
+            if len(candidates) < scan or len(chosen) >= quota.total:
+                break
+        if not chosen:
             return []
         conn.execute(
             deliveries.update()
-            .where(deliveries.c.id.in_(claimed))
+            .where(deliveries.c.id.in_(chosen))
             .values(lease_owner=owner, next_attempt_at=now + lease)
         )
         rows = conn.execute(
             select(*_JOB_COLUMNS)
             .join(events, events.c.id == deliveries.c.event_id)
             .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-            .where(deliveries.c.id.in_(claimed))
+            .where(deliveries.c.id.in_(chosen))
         ).all()
-    return [_job(row, now) for row in rows]
+    order = {delivery_id: i for i, delivery_id in enumerate(chosen)}
+    return sorted((_job(row, now) for row in rows), key=lambda job: order[job.id])
+
+
+def _candidates(
+    store: Store,
+    now: float,
+    limit: int,
+    skip_hosts: Sequence[str],
+    skip_hooks: Sequence[str],
+    taken: Sequence[str],
+) -> Any:
+    query = (
+        select(
+            deliveries.c.id,
+            deliveries.c.subscription_id,
+            subscriptions.c.target_host,
+            subscriptions.c.rate_limit,
+        )
+        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .where(*_due(now))
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+    )
+    if skip_hosts:
+        query = query.where(subscriptions.c.target_host.not_in(list(skip_hosts)))
+    if skip_hooks:
+        query = query.where(deliveries.c.subscription_id.not_in(list(skip_hooks)))
+    if taken:
+        query = query.where(deliveries.c.id.not_in(list(taken)))
+    if not store.is_sqlite:
+        # Rows another worker is claiming right now are skipped, not waited for; a row it
+        # claimed since our snapshot fails the re-checked WHERE (its lease is in the future).
+        query = query.with_for_update(skip_locked=True, of=deliveries)
+    return query
 
 
 def lease_one(store: Store, delivery_id: str, owner: str, now: float, lease: float) -> Job:
@@ -214,6 +289,8 @@ def release(store: Store, owner: str, ids: Iterable[str], now: float) -> None:
             )
             .values(next_attempt_at=now, lease_owner=None)
         )
+        if not store.is_sqlite:
+            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))  # wake the other workers
 
 
 def next_due(store: Store) -> float | None:
@@ -222,7 +299,7 @@ def next_due(store: Store) -> float | None:
         return conn.execute(
             select(func.min(deliveries.c.next_attempt_at))
             .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-            .where(deliveries.c.status == "pending", subscriptions.c.status == "active")
+            .where(*_queued())
         ).scalar()
 
 
@@ -273,6 +350,7 @@ def record(
                 for r in results
             ],
         )
+        _cancel_orphans(conn, [r.job.id for r in results if r.outcome == "retrying"], now)
         _update_hooks(conn, results)
         gone = {r.job.subscription_id for r in results if r.outcome == "gone"}
         for hook_id in gone:
@@ -288,6 +366,29 @@ def record(
 
 def _final(outcome: str) -> str:
     return "delivered" if outcome == "delivered" else "failed"
+
+
+def _cancel_orphans(conn: Any, retrying: list[str], now: float) -> None:
+    """A hook deleted while an attempt was in flight gets no retry: cancel it again.
+
+    Deleting a hook cancels its pending deliveries, but the in-flight attempt's result was
+    just written back as `pending`, which would sit in the log as waiting forever.
+    """
+    if not retrying:
+        return
+    deleted = (
+        select(subscriptions.c.id)
+        .where(
+            subscriptions.c.id == deliveries.c.subscription_id,
+            subscriptions.c.deleted_at.is_not(None),
+        )
+        .exists()
+    )
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.id.in_(retrying), deleted)
+        .values(status="cancelled", updated_at=now)
+    )
 
 
 def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
@@ -348,8 +449,13 @@ def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
 def _disable_failing(
     conn: Any, results: Sequence[Result], threshold: int, gone: set[str]
 ) -> list[Notice]:
-    """Hooks whose streak of exhausted messages reached the threshold stop receiving."""
-    touched = {r.job.subscription_id for r in results if r.outcome == "failed"} - gone
+    """Hooks whose streak of exhausted messages reached the threshold stop receiving.
+
+    Test sends never count: they neither extend a streak nor disable a hook.
+    """
+    touched = {
+        r.job.subscription_id for r in results if r.outcome == "failed" and not r.job.is_test
+    } - gone
     if not touched or threshold <= 0:
         return []
     failing = conn.execute(

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import yarl
+
 from . import __version__
 from .mapping import apply_mapping
 from .signing import sign
@@ -109,10 +111,7 @@ def build_request(
         headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
     url = spec.url
     if spec.method == "GET":
-        added = urlencode(flatten(body))
-        base, _, existing = url.partition("?")
-        query = "&".join(part for part in (existing, added) if part)
-        url = f"{base}?{query}" if query else base
+        url, query = _with_fields(url, urlencode(flatten(body)))
         signed = query.encode()
         payload = b""
     else:
@@ -126,3 +125,17 @@ def build_request(
     headers["webhook-timestamp"] = str(timestamp)
     headers["webhook-signature"] = sign(msg_id, timestamp, signed, secrets)
     return OutgoingRequest(spec.method, url, headers, payload)
+
+
+def _with_fields(url: str, fields: str) -> tuple[str, str]:
+    """`url` with `fields` appended to its query; returns the URL and its query as sent.
+
+    aiohttp re-quotes every URL through yarl (`%3A` becomes `:`, `%7E` becomes `~`, ...), so
+    the query is put in that form here: what is signed is then exactly what goes on the wire.
+    A fragment is never sent, and would otherwise swallow the fields.
+    """
+    target = yarl.URL(url).with_fragment(None)
+    query = "&".join(part for part in (target.raw_query_string, fields) if part)
+    base = str(target.with_query(None))
+    sent = yarl.URL(f"{base}?{query}" if query else base)
+    return str(sent), sent.raw_query_string

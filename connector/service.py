@@ -60,6 +60,9 @@ class Hookkit:
     def test_send(self, account_id: str, hook_id: str) -> dict[str, Any]:
         """Send the hook's first event type's catalog sample now; the delivery is logged.
 
+        Answers with the delivery as the log shows it, plus `attempt`: the one attempt made
+        (response code, duration, response body when the hook logs bodies, error).
+
         A test never retries or counts toward the failure streak; it is signed and mapped
         exactly like a real delivery.
         """
@@ -102,7 +105,8 @@ class Hookkit:
             self.store, [result], failure_threshold=self.settings.failure_threshold, now=time.time()
         )
         self.notify(notices)
-        return get_delivery(self.store, account_id, delivery_id)
+        delivery = get_delivery(self.store, account_id, delivery_id)
+        return {**delivery, "attempt": delivery["attempts"][-1]}
 
     async def _send_once(self, job: outbox.Job) -> outbox.Result:
         async with Sender(self.settings) as sender:

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     JSON,
@@ -32,8 +33,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 metadata = MetaData()
 
@@ -66,7 +68,8 @@ subscriptions = Table(
     # Sorted, comma-joined `events`: finds the existing hook when a platform re-subscribes.
     Column("event_key", Text, nullable=False),
     Column("target_url", Text, nullable=False),
-    # Host of target_url, so a worker can skip hosts it already has enough work for.
+    # `host:port` of target_url (`host_key`): the unit of per-host concurrency, so a worker
+    # can skip hosts it already has enough work for.
     Column("target_host", String(300), nullable=False),
     Column("status", String(16), nullable=False),
     Column("platform", String(32), nullable=False),
@@ -161,7 +164,52 @@ attempts = Table(
 )
 
 
+# PostgreSQL: workers LISTEN here; a trigger NOTIFYs when deliveries become due, in the
+# transaction that queued them, so a woken worker always finds them committed.
+NOTIFY_CHANNEL = "hookkit_deliveries"
+
+_NOTIFY_DDL = (
+    f"""
+    CREATE OR REPLACE FUNCTION hookkit_notify_deliveries() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
+        RETURN NULL;
+    END $$
+    """,
+    # One notification per publishing statement, however many deliveries it fans out to.
+    """
+    CREATE TRIGGER hookkit_deliveries_inserted AFTER INSERT ON deliveries
+    FOR EACH STATEMENT EXECUTE FUNCTION hookkit_notify_deliveries()
+    """,
+    # A manual retry of a finished delivery; NOTIFY folds repeats within one transaction.
+    """
+    CREATE TRIGGER hookkit_deliveries_requeued AFTER UPDATE OF status ON deliveries
+    FOR EACH ROW WHEN (NEW.status = 'pending' AND OLD.status <> 'pending')
+    EXECUTE FUNCTION hookkit_notify_deliveries()
+    """,
+)
+# Serialises schema creation between processes starting at once (any constant will do).
+_SCHEMA_LOCK = 0x686F6F6B  # "hook"
+
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def host_key(url: str) -> str:
+    """`host:port` of a target URL: what per-host concurrency limits count.
+
+    Two receivers on one machine but different ports are different servers (aiohttp pools
+    connections per host and port too), so a dead one must not use up the other's slots.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def new_id(prefix: str) -> str:
@@ -189,7 +237,20 @@ class Store:
         self.engine = _create_engine(url)
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Create missing tables; safe when several processes start at once."""
+        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serialises this
+            if not self.is_sqlite:
+                conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
+            metadata.create_all(conn)
+            if not self.is_sqlite:
+                _install_notify_triggers(conn)
+
+    def listen_conninfo(self) -> str | None:
+        """A libpq URL for a dedicated LISTEN connection (PostgreSQL only, else None)."""
+        if self.is_sqlite:
+            return None
+        url = make_url(self.url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -205,6 +266,23 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _install_notify_triggers(conn: Connection) -> None:
+    conn.execute(text(_NOTIFY_DDL[0]))
+    present = set(
+        conn.execute(
+            text(
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
+            ),
+            {"table": deliveries.name},
+        ).scalars()
+    )
+    for ddl in _NOTIFY_DDL[1:]:
+        name = ddl.split()[2]
+        if name not in present:
+            conn.execute(text(ddl))
 
 
 def _create_engine(url: str) -> Engine:

@@ -13,17 +13,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection, Row
 
 from .catalog import Catalog
 from .errors import NotFound, ValidationError
-from .mapping import MappingFailed, compile_expression
-from .payload import BodySpec, RequestSpec, envelope, iso, render
+from .events import sample_envelope
+from .mapping import MappingFailed, compile_expression, evaluate_filter, refused
+from .payload import BodySpec, RequestSpec, iso, render
 from .signing import generate_secret
-from .store import Store, deliveries, new_id, subscription_events, subscriptions
+from .store import Store, deliveries, host_key, new_id, subscription_events, subscriptions
 from .targets import check_target_url
 from .validation import check, validator_for
 
@@ -52,6 +52,9 @@ FORBIDDEN_HEADERS = frozenset(
 )
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _SENSITIVE = re.compile(r"auth|token|key|secret|cookie|password|signature", re.I)
+# What responses show instead of a sensitive header's value; sent back in a PATCH, it keeps
+# the stored value (a client that read a hook can write it back unchanged).
+MASK = "********"
 
 _NULLABLE_STRING = {"type": ["string", "null"], "maxLength": 10_000}
 HOOK_SCHEMA = validator_for(
@@ -286,7 +289,7 @@ class Subscriptions:
             out["target_url"] = check_target_url(
                 target[1], allow_private=self.allow_private, path=f"$.{target[0]}"
             )
-            out["target_host"] = (urlsplit(out["target_url"]).hostname or "").lower()
+            out["target_host"] = host_key(out["target_url"])
         for name in ("platform", "content_type", "log_response_body", "rate_limit"):
             if name in body:
                 out[name] = body[name]
@@ -299,9 +302,10 @@ class Subscriptions:
         if "filters" in body:
             out["filters"] = body["filters"] or {}
         if "auth" in body:
-            out["auth"] = body["auth"]
+            out["auth"] = _auth(body["auth"])
         if "headers" in body:
-            out["headers"] = _headers(body["headers"] or {})
+            kept = current.headers if current is not None else None
+            out["headers"] = _headers(body["headers"] or {}, kept or {})
         if "filter" in body:
             if body["filter"] is not None:
                 compile_expression(body["filter"], "$.filter")
@@ -334,20 +338,29 @@ class Subscriptions:
         return names
 
     def _check_mapping(self, fields: dict[str, Any], current: Row[Any] | None) -> None:
-        """A mapping must parse and turn every subscribed event's sample into an object."""
-        mapping = fields.get("mapping", current.mapping if current is not None else None)
-        if mapping is None or ("mapping" not in fields and "events" not in fields):
-            return
-        compile_expression(mapping, "$.mapping")
+        """A mapping must parse and turn every subscribed event's sample into an object; a
+        filter must run on every sample (an unknown function would otherwise pass nothing)."""
+
+        def changed(name: str) -> str | None:
+            value = fields.get(name, getattr(current, name) if current is not None else None)
+            return value if name in fields or "events" in fields else None
+
+        mapping, expression = changed("mapping"), changed("filter")
+        if mapping is not None:
+            compile_expression(mapping, "$.mapping")
         events = fields.get("events") or (current.events if current is not None else [])
         for name in events:
-            sample = envelope("evt_sample", name, time.time(), self.catalog.get(name).sample)
+            sample, where = sample_envelope(self.catalog, name), f" for the sample of {name!r}"
             try:
-                render(BodySpec(mapping=mapping), sample)
+                if mapping is not None:
+                    render(BodySpec(mapping=mapping), sample)
             except MappingFailed as exc:
-                raise ValidationError.at(
-                    "$.mapping", f"{exc} for the sample of {name!r}", code="mapping_invalid"
-                ) from None
+                raise refused(exc, "$.mapping", context=where) from None
+            try:
+                if expression is not None:
+                    evaluate_filter(expression, sample)
+            except MappingFailed as exc:
+                raise refused(exc, "$.filter", context=where, code="filter_invalid") from None
 
 
 def _target(body: dict[str, Any], *, required: bool) -> tuple[str, str] | None:
@@ -364,7 +377,18 @@ def _target(body: dict[str, Any], *, required: bool) -> tuple[str, str] | None:
     return given[0]
 
 
-def _headers(headers: dict[str, str]) -> dict[str, str]:
+def _auth(auth: dict[str, str] | None) -> dict[str, str] | None:
+    if auth is not None and ":" in auth["username"]:
+        # Basic auth joins "username:password"; a colon in the name would move the split.
+        raise ValidationError.at("$.auth.username", "a basic-auth username may not contain ':'")
+    return auth
+
+
+def _headers(headers: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """Checked custom headers; a masked value (as responses show it) keeps the stored one."""
+    stored = {name.lower(): value for name, value in current.items()}
+    out: dict[str, str] = {}
+    seen: set[str] = set()
     for name, value in headers.items():
         path = f"$.headers.{name}"
         if not _TOKEN.match(name):
@@ -372,9 +396,17 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
         lowered = name.lower()
         if lowered in FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
             raise ValidationError.at(path, f"header {name!r} is set by hookkit and cannot be set")
+        if lowered in seen:
+            raise ValidationError.at(path, "header given twice (names are case-insensitive)")
+        seen.add(lowered)
         if any(ch in value for ch in "\r\n\0"):
             raise ValidationError.at(path, "header values may not contain line breaks")
-    return dict(headers)
+        if value == MASK and _SENSITIVE.search(name):
+            if lowered not in stored:
+                raise ValidationError.at(path, "a masked value can only keep an existing header")
+            value = stored[lowered]
+        out[name] = value
+    return out
 
 
 def _timestamp(text: str | None) -> float | None:
@@ -451,7 +483,7 @@ def serialize(row: Any) -> dict[str, Any]:
     if auth:
         auth = {"type": auth.get("type"), "username": auth.get("username")}
     headers = {
-        name: ("********" if _SENSITIVE.search(name) else value)
+        name: (MASK if _SENSITIVE.search(name) else value)
         for name, value in (row.headers or {}).items()
     }
     return {

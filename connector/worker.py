@@ -1,13 +1,18 @@
 """The delivery worker: claims due deliveries, sends them concurrently, records the results.
 
 One asyncio loop per worker (a thread in the embedded service, the main thread of
-`python -m connector worker`). Isolation: a delivery first waits for a slot of its target
-host (`max_per_host`), then for a global slot (`max_in_flight`), so a slow or dead host only
-ever occupies its own slots; hosts with a full queue are skipped when claiming. Per-hook
-rate limits (e.g. Zapier's 30/s) are token buckets here.
+`python -m connector worker`). Isolation: a delivery first waits for its hook's rate limit
+(a token bucket, e.g. Zapier's 30/s), then for a slot of its target host (`max_per_host`,
+hosts counted as `host:port`), then for a global slot (`max_in_flight`); so a slow or dead
+host only ever occupies its own slots, and a throttled hook none while it waits. Claims
+are capped per host and per rate-limited hook (`outbox.Quota`), so a dead host's backlog
+cannot fill the worker either.
 
-New events wake the loop directly (`wake()`); timed polling only picks up retries and work
-published by other processes.
+New events wake the loop directly (`wake()`), or through PostgreSQL `LISTEN/NOTIFY` when
+published by another process; timed polling only picks up retries (and is the fallback).
+
+A worker must never drop a claim silently: every claimed delivery ends as a recorded
+result, a released claim (clean stop), or an expiring lease (crash).
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import outbox
-from .delivery import RetryPolicy, Sender, attempt
-from .outbox import Job, Result
-from .store import new_id
+from .delivery import RetryPolicy, Sender, attempt, crashed
+from .outbox import Job, Quota, Result
+from .store import NOTIFY_CHANNEL, new_id
 
 if TYPE_CHECKING:
     from .service import Hookkit
@@ -59,16 +64,21 @@ class Worker:
         self.owner = new_id("wrk")
         self.capacity = self.settings.max_in_flight * 2  # claimed and held at once
         self.host_capacity = self.settings.max_per_host * 2
+        self.recorded = 0  # attempts written back by this worker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._held: dict[str, Job] = {}
+        self._ready_at: dict[str, float] = {}  # when a held job's rate-limit token is due
         self._hosts: Counter[str] = Counter()
+        self._hooks: Counter[str] = Counter()
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: set[asyncio.Task[Any]] = set()
+        self._finished: set[str] = set()  # held jobs whose result awaits being recorded
 
     # -- control (any thread) ---------------------------------------------------------------
 
@@ -90,6 +100,7 @@ class Worker:
                 loop.call_soon_threadsafe(wake.set)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, let sends in flight finish, give back the rest (see `_shutdown`)."""
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):
@@ -104,6 +115,7 @@ class Worker:
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._global = asyncio.Semaphore(self.settings.max_in_flight)
+        listener = await self._start_listener()
         self._ready.set()
         log.info("worker %s started", self.owner)
         async with Sender(self.settings) as sender:
@@ -113,17 +125,20 @@ class Worker:
             try:
                 await self._claim_loop()
             finally:
-                await self._shutdown(writer, renewer)
-        log.info("worker %s stopped", self.owner)
+                released = await self._shutdown(writer, renewer, listener)
+        log.info(
+            "worker %s stopped: %d attempts recorded, %d claims released",
+            self.owner,
+            self.recorded,
+            released,
+        )
 
     async def _claim_loop(self) -> None:
         assert self._wake is not None and self._stop is not None
         while not self._stop.is_set():
             self._wake.clear()
-            room = self.capacity - len(self._held)
             jobs: list[Job] = []
-            if room > 0:
-                full = [host for host, n in self._hosts.items() if n >= self.host_capacity]
+            if len(self._held) < self.capacity:
                 try:
                     jobs = await self._db(
                         outbox.claim,
@@ -131,18 +146,35 @@ class Worker:
                         self.owner,
                         self.clock(),
                         self.settings.lease_seconds,
-                        room,
-                        full,
+                        self._quota(),
                     )
                 except Exception:
                     log.exception("claiming deliveries failed; retrying")
                     await self._sleep(self.settings.poll_interval)
                     continue
+                if self._stop.is_set():  # stopped while claiming: hand these straight back
+                    self._held.update((job.id, job) for job in jobs)
+                    break
                 for job in jobs:
                     self._hold(job)
-                if len(jobs) == room:
-                    continue
-            await self._sleep(await self._idle_delay(bool(jobs)))
+                if jobs:
+                    continue  # there may be more; an empty claim ends the round
+            await self._sleep(await self._idle_delay())
+
+    def _quota(self) -> Quota:
+        # A job still waiting for its rate-limit token does not count toward its host: the
+        # hook's own cap bounds those, and a throttled hook must not crowd out its host-mates.
+        now = self.clock()
+        ready = Counter(job.host for job in self._held.values() if self._ready_at[job.id] <= now)
+        return Quota(
+            total=self.capacity - len(self._held),
+            per_host=self.host_capacity,
+            held_hosts=ready,
+            held_hooks=self._hooks,
+            rate_limits={
+                job.subscription_id: job.rate_limit for job in self._held.values() if job.rate_limit
+            },
+        )
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking store call off the loop (inline once the interpreter is exiting)."""
@@ -153,11 +185,11 @@ class Worker:
                 raise
             return fn(*args, **kwargs)
 
-    async def _idle_delay(self, claimed: bool) -> float:
+    async def _idle_delay(self) -> float:
         """Sleep until the next retry is due, at most one poll interval."""
         poll = self.settings.poll_interval
-        if claimed or len(self._held) >= self.capacity:
-            return poll
+        if len(self._held) >= self.capacity:
+            return poll  # a recorded result wakes us
         try:
             due = await self._db(outbox.next_due, self.store)
         except Exception:
@@ -178,42 +210,57 @@ class Worker:
 
     def _hold(self, job: Job) -> None:
         self._held[job.id] = job
+        self._ready_at[job.id] = self.clock() + self._rate_delay(job)
         self._hosts[job.host] += 1
+        self._hooks[job.subscription_id] += 1
         task = asyncio.create_task(self._deliver(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _release(self, job: Job) -> None:
+        self._finished.discard(job.id)
         if self._held.pop(job.id, None) is None:
             return
+        self._ready_at.pop(job.id, None)
         self._hosts[job.host] -= 1
         if self._hosts[job.host] <= 0:
             del self._hosts[job.host]
             self._host_slots.pop(job.host, None)
+        self._hooks[job.subscription_id] -= 1
+        if self._hooks[job.subscription_id] <= 0:
+            del self._hooks[job.subscription_id]
 
     async def _deliver(self, job: Job) -> None:
+        # Throttled before taking any slot: a hook waiting on its rate limit must not hold
+        # a slot its host's other hooks could use.
+        wait = self._ready_at[job.id] - self.clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
         slot = self._host_slots.setdefault(job.host, asyncio.Semaphore(self.settings.max_per_host))
-        try:
-            async with slot:
-                await self._respect_rate_limit(job)
-                async with self._global:
-                    result = await attempt(job, self._sender, self.policy, self.clock)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bug must not lose the delivery: the lease brings it back
-            log.exception("delivery %s crashed", job.id)
-            return
+        task = asyncio.current_task()
+        assert task is not None
+        async with slot, self._global:
+            self._sending.add(task)
+            try:
+                result = await attempt(job, self._sender, self.policy, self.clock)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not lose the delivery, nor hide it
+                log.exception("delivery %s crashed", job.id)
+                result = crashed(job, exc, self.policy, self.clock)
+            finally:
+                self._sending.discard(task)
+        self._finished.add(job.id)
         await self._results.put(result)
 
-    async def _respect_rate_limit(self, job: Job) -> None:
+    def _rate_delay(self, job: Job) -> float:
+        """Take the job's rate-limit token now (claim order is send order); seconds to wait."""
         if not job.rate_limit:
-            return
+            return 0.0
         bucket = self._buckets.get(job.subscription_id)
         if bucket is None or bucket.rate != job.rate_limit:
             bucket = self._buckets[job.subscription_id] = _Bucket(job.rate_limit, self.clock)
-        delay = bucket.delay()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        return bucket.delay()
 
     async def _write_results(self) -> None:
         """Persist results in batches: one transaction for everything finished meanwhile."""
@@ -237,9 +284,11 @@ class Worker:
                 )
                 break
             except Exception:
-                # Keep the results and try again; our leases are renewed meanwhile.
+                # Keep the results and try again; should the lease run out meanwhile, another
+                # worker sends again (at least once, same webhook-id).
                 log.exception("recording %d results failed; retrying", len(batch))
                 await asyncio.sleep(1.0)
+        self.recorded += len(batch)
         for result in batch:
             self._release(result.job)
         if len(self._buckets) > 10_000:
@@ -252,28 +301,94 @@ class Worker:
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
+            # Not the finished ones: their rows are being recorded, and two transactions
+            # locking the same rows in different orders could deadlock (PostgreSQL).
+            ids = sorted(set(self._held) - self._finished)
             try:
                 await self._db(
                     outbox.renew,
                     self.store,
                     self.owner,
-                    list(self._held),
+                    ids,
                     self.clock() + self.settings.lease_seconds,
                 )
             except Exception:
                 log.exception("renewing leases failed")
 
-    async def _shutdown(self, writer: asyncio.Task[None], renewer: asyncio.Task[None]) -> None:
-        """Let in-flight sends finish (bounded), record them, give back the rest."""
-        renewer.cancel()
-        if self._tasks:
-            grace = self.settings.connect_timeout + self.settings.read_timeout
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
+    # -- PostgreSQL LISTEN/NOTIFY -------------------------------------------------------------
+
+    async def _start_listener(self) -> asyncio.Task[None] | None:
+        """Listen for new deliveries (PostgreSQL); returns once listening or given up for now."""
+        conninfo = self.store.listen_conninfo()
+        if conninfo is None:
+            return None
+        listening = asyncio.Event()
+        task = asyncio.create_task(self._listen(conninfo, listening))
+        # Up before the first claim, so nothing published in between goes unnoticed.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listening.wait(), timeout=5.0)
+        return task
+
+    async def _listen(self, conninfo: str, listening: asyncio.Event) -> None:
+        import psycopg
+
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, connect_timeout=5
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    listening.set()
+                    self.wake()  # whatever was published while we were not listening
+                    async for _notice in conn.notifies():
+                        self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                listening.set()  # polling carries on meanwhile
+                log.warning("LISTEN %s failed (%s); polling until it is back", NOTIFY_CHANNEL, exc)
+                await asyncio.sleep(max(5.0, self.settings.poll_interval))
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    async def _shutdown(
+        self,
+        writer: asyncio.Task[None],
+        renewer: asyncio.Task[None],
+        listener: asyncio.Task[None] | None,
+    ) -> int:
+        """Let sends in flight finish (bounded), record them, give back the rest.
+
+        Deliveries still waiting for a slot or a rate-limit token are not started: they are
+        released at once, so another worker sends them now instead of after the lease.
+        """
+        if listener is not None:
+            listener.cancel()
+        waiting = self._tasks - self._sending
+        for task in waiting:
+            task.cancel()
+        if self._sending:
+            grace = self.settings.connect_timeout + self.settings.read_timeout + 1.0
+            _done, late = await asyncio.wait(set(self._sending), timeout=grace)
+            for task in late:
                 task.cancel()
-        await self._results.join()  # the writer records what the last sends produced
-        writer.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
         try:
-            await self._db(outbox.release, self.store, self.owner, list(self._held), self.clock())
+            # The writer records what the last sends produced.
+            await asyncio.wait_for(self._results.join(), timeout=self.settings.lease_seconds)
+        except TimeoutError:
+            log.warning(
+                "could not record %d results; they return when their lease ends",
+                self._results.qsize(),
+            )
+        renewer.cancel()
+        writer.cancel()
+        held = list(self._held)
+        try:
+            await self._db(outbox.release, self.store, self.owner, held, self.clock())
         except Exception:
             log.exception("releasing claims failed; they return when their lease ends")
+            return 0
+        return len(held)

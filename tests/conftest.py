@@ -118,3 +118,97 @@ def publish(client: FlaskClient, auth: dict[str, str], data: Any = None, **field
 POSTGRES_URL = os.environ.get(
     "HOOKKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+# -- PostgreSQL and worker subprocesses (isolation, crash and PostgreSQL tests) --------------
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL of the test PostgreSQL whose tables live in a fresh schema, dropped at teardown.
+
+    Skips when the server is unreachable, unless HOOKKIT_REQUIRE_POSTGRES=1 (CI), which fails.
+    """
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    schema = f"hk_{secrets.token_hex(6)}"
+    engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        engine.dispose()
+        reason = f"PostgreSQL unreachable at {POSTGRES_URL} ({exc.orig})"
+        if os.environ.get("HOOKKIT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason}; HOOKKIT_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(reason)
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+class Workers:
+    """`python -m connector worker` subprocesses; every one is killed at teardown."""
+
+    def __init__(self, tmp_path: Any) -> None:
+        self.tmp_path = tmp_path
+        self.procs: list[Any] = []
+
+    def start(self, database_url: str, **settings: Any) -> Any:
+        """Start a worker; `settings` are Settings field names (strings parsed as the env's)."""
+        import subprocess
+        import sys
+        from dataclasses import fields
+        from pathlib import Path
+
+        from connector.config import Settings
+
+        names = {spec.name: spec.metadata["env"] for spec in fields(Settings)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKKIT_")}
+        merged = {**FAST, "log_level": "INFO", **settings, "database_url": database_url}
+        env.update(
+            {
+                names[name]: str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in merged.items()
+            }
+        )
+        log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "w+b")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connector", "worker"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc.log_file = log  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def output(proc: Any) -> str:
+        proc.log_file.seek(0)
+        return proc.log_file.read().decode(errors="replace")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+            proc.log_file.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Any) -> Iterator[Workers]:
+    """Start worker subprocesses; all are killed (SIGKILL) at teardown, whatever happened."""
+    pool = Workers(tmp_path)
+    try:
+        yield pool
+    finally:
+        pool.close()

@@ -27,7 +27,11 @@ def _free_port() -> int:
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "connector", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -80,7 +84,10 @@ def test_serve_delivers_a_signed_webhook_over_real_http(tmp_path):
     key = _cli(env, "keys", "create", "acme").stdout.strip().splitlines()[-1]
     server = subprocess.Popen(
         [sys.executable, "-m", "connector", "serve"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
@@ -95,7 +102,9 @@ def test_serve_delivers_a_signed_webhook_over_real_http(tmp_path):
             )
             assert hook.status_code == 201
             published = requests.post(
-                base + "/v1/events", json={"type": "session", "data": SESSION}, headers=headers,
+                base + "/v1/events",
+                json={"type": "session", "data": SESSION},
+                headers=headers,
                 timeout=10,
             )
             assert published.status_code == 202

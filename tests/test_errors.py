@@ -39,6 +39,15 @@ def test_malformed_json_is_400(client, auth):
     assert "not valid JSON" in _problem(response, 400, "malformed_json")["detail"]
 
 
+@pytest.mark.parametrize(
+    "raw", ['{"type": "session", "data": NaN}', '{"a": Infinity}', "[" * 5000 + "]" * 5000]
+)
+def test_non_json_constants_and_deep_nesting_are_400(client, auth, raw):
+    """NaN, Infinity and pathological nesting are malformed JSON, not a crash."""
+    headers = {**auth, "Content-Type": "application/json"}
+    _problem(client.post("/v1/events", data=raw, headers=headers), 400, "malformed_json")
+
+
 def test_wrong_content_type_is_415(client, auth):
     """Only JSON bodies are accepted."""
     response = client.post(
@@ -60,7 +69,9 @@ def test_oversize_body_is_413(make_app):
     app = make_app(max_body_bytes=1000)
     client = app.test_client()
     big = {"type": "session", "data": {**SESSION, "padding": "x" * 5000}}
-    _problem(client.post("/v1/events", json=big, headers=_key(app, "acme")), 413, "payload_too_large")
+    _problem(
+        client.post("/v1/events", json=big, headers=_key(app, "acme")), 413, "payload_too_large"
+    )
 
 
 def test_unknown_route_and_method(client, auth):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from .. import events
-from .inputs import account, authenticate_request, int_arg, json_body, service
+from ..errors import ValidationError
+from .inputs import account, authenticate_request, choice_arg, int_arg, json_body, service
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 bp.before_request(authenticate_request)
+
+MAX_POLL = 300  # Make's polling triggers take at most 300 items per epoch
+FORMATS = ("events", "ifttt")
+_SPACED_OFFSET = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
 @bp.post("")
@@ -21,12 +30,52 @@ def publish() -> tuple[Response, int]:
 
 @bp.get("")
 def recent() -> Response:
-    limit = int_arg("limit", 20, low=1, high=300)
+    """The account's real events, newest first: what polling triggers read.
+
+    Query: `type` (a catalog name), `limit` (1-300, default 20), `since_id` (only events
+    after that one), `since` (ISO-8601; only events whose `timestamp` is later).
+    Every item is an envelope `{"id", "type", "timestamp", "data"}`: Make's id and date
+    triggers read `id` and `timestamp`. Test sends never appear.
+
+    `format=ifttt` answers in IFTTT's trigger shape for the same query:
+    `{"data": [{...envelope..., "meta": {"id": ..., "timestamp": <UNIX seconds>}}]}`.
+    The default, `format=events`, is `{"events": [...envelopes...]}`.
+    """
+    hk = service()
+    event_type = request.args.get("type") or None
+    if event_type is not None and event_type not in hk.catalog:
+        raise ValidationError.at("$.query.type", f"unknown event type {event_type!r}")
+    shape = choice_arg("format", FORMATS) or "events"
     found = events.recent(
-        service().store,
+        hk.store,
         account().id,
-        event_type=request.args.get("type") or None,
-        limit=limit,
+        event_type=event_type,
+        limit=int_arg("limit", 20, low=1, high=MAX_POLL),
         since_id=request.args.get("since_id") or None,
+        since=_since(),
     )
+    if shape == "ifttt":
+        return jsonify({"data": [_ifttt(env) for env in found]})
     return jsonify({"events": found})
+
+
+def _since() -> float | None:
+    raw = request.args.get("since")
+    if not raw:
+        return None
+    # An unencoded "+01:00" offset arrives as " 01:00": a query string's "+" is a space.
+    text = _SPACED_OFFSET.sub(r"\1+\2", raw.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError.at(
+            "$.query.since", "since must be an ISO-8601 date-time, e.g. 2026-01-29T10:30:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # no offset given: UTC, like every time we send
+    return moment.timestamp()
+
+
+def _ifttt(env: dict[str, Any]) -> dict[str, Any]:
+    seconds = int(datetime.fromisoformat(env["timestamp"]).timestamp())
+    return {**env, "meta": {"id": env["id"], "timestamp": seconds}}

@@ -49,12 +49,19 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
             f"send the body as application/json (got {mimetype or 'no Content-Type'})"
         )
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedJSON("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationError.at("$", "the body must be a JSON object")
     return body
+
+
+def _no_constants(name: str) -> None:
+    """NaN and Infinity are not JSON: they could never be delivered as valid JSON either."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def int_arg(name: str, default: int, *, low: int, high: int) -> int:
