@@ -107,7 +107,7 @@ class Sender:
                 proxy=self.settings.http_proxy or None,
             ) as response:
                 code = response.status
-                raw = await response.content.read(limit)
+                raw = await _read_prefix(response.content, limit)
                 text = raw.decode("utf-8", errors="replace")
                 if not 200 <= code < 300:
                     error = f"HTTP {code} {response.reason or ''}".strip()
@@ -130,6 +130,17 @@ class Sender:
             error = f"invalid request: {exc}"
         duration = (time.perf_counter() - started) * 1000
         return Outcome(code, error, duration, text)
+
+
+async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to `limit` bytes of a body: one `read` may return less while more is coming."""
+    raw = b""
+    while len(raw) < limit:
+        chunk = await stream.read(limit - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return raw
 
 
 async def attempt(

@@ -87,37 +87,62 @@ def _store_event(
                 (subscriptions.c.expires_at.is_(None)) | (subscriptions.c.expires_at > now),
             )
         ).all()
-        rows = [
-            {
-                "id": new_id("msg"),
-                "account_id": account_id,
-                "subscription_id": hook.id,
-                "event_id": event_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-                "is_test": False,
-            }
-            for hook in hooks
-            if passes(env, expression=hook.filter, filters=hook.filters)
+        targets = [
+            hook.id for hook in hooks if passes(env, expression=hook.filter, filters=hook.filters)
         ]
-        conn.execute(
-            events.insert().values(
-                id=event_id,
-                account_id=account_id,
-                type=event_type,
-                data=data,
-                idempotency_key=key,
-                created_at=now,
-                is_test=False,
-                delivery_count=len(rows),
-            )
+        insert_event(conn, account_id, event_id, event_type, data, targets, now, key=key)
+    return Published(event_id, event_type, len(targets), created=True)
+
+
+def insert_event(
+    conn: Connection,
+    account_id: str,
+    event_id: str,
+    event_type: str,
+    data: Any,
+    hook_ids: list[str],
+    now: float,
+    *,
+    key: str | None = None,
+    lease_owner: str | None = None,
+    lease: float = 0.0,
+) -> list[str]:
+    """Write an event and one delivery per hook (one multi-row insert); the delivery ids.
+
+    A test send inserts its one delivery already leased (`lease_owner`), so no worker can
+    claim it between this insert and the caller sending it.
+    """
+    conn.execute(
+        events.insert().values(
+            id=event_id,
+            account_id=account_id,
+            type=event_type,
+            data=data,
+            idempotency_key=key,
+            created_at=now,
+            is_test=lease_owner is not None,
+            delivery_count=len(hook_ids),
         )
-        if rows:
-            conn.execute(deliveries.insert(), rows)
-    return Published(event_id, event_type, len(rows), created=True)
+    )
+    rows = [
+        {
+            "id": new_id("msg"),
+            "account_id": account_id,
+            "subscription_id": hook_id,
+            "event_id": event_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now + lease,
+            "lease_owner": lease_owner,
+            "created_at": now,
+            "updated_at": now,
+            "is_test": lease_owner is not None,
+        }
+        for hook_id in hook_ids
+    ]
+    if rows:
+        conn.execute(deliveries.insert(), rows)
+    return [row["id"] for row in rows]
 
 
 def recent(

@@ -119,13 +119,9 @@ def _job(row: Any, now: float) -> Job:
 
 
 def _queued() -> list[Any]:
-    # Test sends are sent by the request that made them (`lease_one`), never by a worker:
-    # one claimed between their insert and that lease would go out twice.
-    return [
-        deliveries.c.status == "pending",
-        deliveries.c.is_test.is_(False),
-        subscriptions.c.status == "active",
-    ]
+    # Test sends are inserted already leased by the request that sends them, so a worker
+    # only ever picks one up if that request died mid-send (it then gets its one attempt).
+    return [deliveries.c.status == "pending", subscriptions.c.status == "active"]
 
 
 def _due(now: float) -> list[Any]:
@@ -240,14 +236,9 @@ def _candidates(
     return query
 
 
-def lease_one(store: Store, delivery_id: str, owner: str, now: float, lease: float) -> Job:
-    """Lease a delivery that the caller sends itself right now (test sends)."""
-    with store.write() as conn:
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.id == delivery_id)
-            .values(lease_owner=owner, next_attempt_at=now + lease)
-        )
+def load_job(store: Store, delivery_id: str, now: float) -> Job:
+    """The job for a delivery the caller leased itself (test sends)."""
+    with store.read() as conn:
         row = conn.execute(
             select(*_JOB_COLUMNS)
             .join(events, events.c.id == deliveries.c.event_id)
@@ -259,23 +250,18 @@ def lease_one(store: Store, delivery_id: str, owner: str, now: float, lease: flo
 
 def renew(store: Store, owner: str, ids: Iterable[str], until: float) -> None:
     """Extend the leases of deliveries this worker still holds (queued behind a busy host)."""
-    held = list(ids)
-    if not held:
-        return
-    with store.write() as conn:
-        conn.execute(
-            deliveries.update()
-            .where(
-                deliveries.c.id.in_(held),
-                deliveries.c.lease_owner == owner,
-                deliveries.c.status == "pending",
-            )
-            .values(next_attempt_at=until)
-        )
+    _update_held(store, owner, ids, next_attempt_at=until)
 
 
 def release(store: Store, owner: str, ids: Iterable[str], now: float) -> None:
     """Give back unsent claims on a clean shutdown, so they go out at once elsewhere."""
+    _update_held(store, owner, ids, wake_others=True, next_attempt_at=now, lease_owner=None)
+
+
+def _update_held(
+    store: Store, owner: str, ids: Iterable[str], *, wake_others: bool = False, **values: Any
+) -> None:
+    """Change this worker's still-pending claims among `ids`."""
     held = list(ids)
     if not held:
         return
@@ -287,10 +273,10 @@ def release(store: Store, owner: str, ids: Iterable[str], now: float) -> None:
                 deliveries.c.lease_owner == owner,
                 deliveries.c.status == "pending",
             )
-            .values(next_attempt_at=now, lease_owner=None)
+            .values(**values)
         )
-        if not store.is_sqlite:
-            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))  # wake the other workers
+        if wake_others and not store.is_sqlite:
+            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
 
 
 def next_due(store: Store) -> float | None:

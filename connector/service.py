@@ -16,11 +16,11 @@ from . import outbox
 from .catalog import Catalog
 from .config import Settings
 from .delivery import RetryPolicy, Sender, attempt
-from .events import Published
+from .events import Published, insert_event
 from .history import get as get_delivery
 from .notify import Notifier
 from .outbox import Notice
-from .store import Store, deliveries, events, new_id
+from .store import Store, new_id
 from .subscriptions import Subscriptions
 from .worker import Worker
 
@@ -69,37 +69,20 @@ class Hookkit:
         hook = self.subscriptions.row(account_id, hook_id)
         event_type = hook.events[0]
         now = time.time()
-        event_id, delivery_id = new_id("evt"), new_id("msg")
         lease_owner = new_id("tst")
         with self.store.write() as conn:
-            conn.execute(
-                events.insert().values(
-                    id=event_id,
-                    account_id=account_id,
-                    type=event_type,
-                    data=self.catalog.get(event_type).sample,
-                    created_at=now,
-                    is_test=True,
-                    delivery_count=1,
-                )
+            (delivery_id,) = insert_event(
+                conn,
+                account_id,
+                new_id("evt"),
+                event_type,
+                self.catalog.get(event_type).sample,
+                [hook_id],
+                now,
+                lease_owner=lease_owner,
+                lease=self.settings.lease_seconds,
             )
-            conn.execute(
-                deliveries.insert().values(
-                    id=delivery_id,
-                    account_id=account_id,
-                    subscription_id=hook_id,
-                    event_id=event_id,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
-                    is_test=True,
-                )
-            )
-        job = outbox.lease_one(
-            self.store, delivery_id, lease_owner, now, self.settings.lease_seconds
-        )
+        job = outbox.load_job(self.store, delivery_id, now)
         result = asyncio.run(self._send_once(job))
         notices = outbox.record(
             self.store, [result], failure_threshold=self.settings.failure_threshold, now=time.time()

@@ -29,12 +29,21 @@ FAST = {
 
 
 @pytest.fixture
-def make_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """This test's database: a fresh SQLite file, or with HOOKKIT_TEST_BACKEND=postgres a
+    fresh schema on the test PostgreSQL server (CI runs the suite both ways)."""
+    if os.environ.get("HOOKKIT_TEST_BACKEND", "sqlite") == "postgres":
+        return request.getfixturevalue("pg_url")  # type: ignore[no-any-return]
+    return f"sqlite:///{tmp_path / 'hookkit.db'}"
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
     """Build apps on this test's database; every one is closed at teardown."""
     made: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        config = {"database_url": f"sqlite:///{tmp_path / 'hookkit.db'}", **FAST, **overrides}
+        config = {"database_url": database_url, **FAST, **overrides}
         app = create_app(config)
         app.config["TESTING"] = True
         made.append(app)
