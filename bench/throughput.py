@@ -1226,7 +1226,7 @@ def print_table(report: Report) -> None:
         )
         for row in report.rows
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    widths = [max([len(h)] + [len(line[i]) for line in lines]) for i, h in enumerate(headers)]
 
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
@@ -1243,8 +1243,8 @@ def print_table(report: Report) -> None:
 MEASUREMENTS = ("fast", "slow", "naive", "latency", "fanout", "memory", "hanging")
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """The run's time is up (or it was told to stop): not caught per measurement."""
 
 
 @contextlib.contextmanager
@@ -1278,6 +1278,10 @@ def main() -> int:
             memory_child(args.memory_child, args.port)
         return 0
 
+    def terminated(_sig: int, _frame: object) -> None:
+        raise _Timeout("terminated by SIGTERM")
+
+    signal.signal(signal.SIGTERM, terminated)  # so the `finally` below still cleans up
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     plan = QUICK if args.quick else FULL
     chosen = [m.strip() for m in args.only.split(",") if m.strip()] or list(MEASUREMENTS)

