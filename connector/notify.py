@@ -44,22 +44,17 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from .config import Settings
+from .links import LINK_MAX_AGE, Action, action_token
 from .outbox import Notice
 from .store import Store, accounts
 
 log = logging.getLogger("hookkit.notify")
 
-ACTION_SALT = "hookkit-action"
-LINK_MAX_AGE = 7 * 24 * 3600  # seconds a one-click link stays valid
-# Each action and the id its token carries.
-ACTIONS = {"retry": "delivery_id", "pause": "hook_id", "resume": "hook_id"}
 
 _URL_FORMS = (
     "use smtp://[user:password@]host[:port][?starttls=true] or smtps://[user:password@]host[:port]"
@@ -140,52 +135,6 @@ def parse_smtp_url(url: str) -> SmtpServer | None:
         username=username,
         password=password,
     )
-
-
-# -- one-click links --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Action:
-    """What a one-click link does, read back from its token."""
-
-    name: str  # retry | pause | resume
-    account_id: str
-    target_id: str  # the delivery (retry) or the hook (pause, resume)
-
-
-def _serializer(secret_key: str) -> URLSafeTimedSerializer:
-    if not secret_key:
-        # An empty key would let anyone sign links; refuse rather than "sign".
-        raise BadSignature("one-click links are disabled (HOOKKIT_SECRET_KEY is not set)")
-    return URLSafeTimedSerializer(secret_key, salt=ACTION_SALT)
-
-
-def action_token(secret_key: str, action: Action) -> str:
-    """A signed, timestamped token standing for `action`."""
-    return _serializer(secret_key).dumps(
-        {
-            "action": action.name,
-            "account_id": action.account_id,
-            ACTIONS[action.name]: action.target_id,
-        }
-    )
-
-
-def read_action_token(secret_key: str, token: str, *, max_age: float = LINK_MAX_AGE) -> Action:
-    """The action a token stands for.
-
-    Raises `itsdangerous.SignatureExpired` when it is older than `max_age`, and
-    `itsdangerous.BadSignature` when it was not signed with `secret_key` or is not an action.
-    """
-    payload: Any = _serializer(secret_key).loads(token, max_age=max_age)
-    name = payload.get("action") if isinstance(payload, dict) else None
-    if name not in ACTIONS:
-        raise BadSignature("not a hookkit action", payload=payload)
-    account_id, target_id = payload.get("account_id"), payload.get(ACTIONS[name])
-    if not isinstance(account_id, str) or not isinstance(target_id, str):
-        raise BadSignature("not a hookkit action", payload=payload)
-    return Action(name, account_id, target_id)
 
 
 def hook_label(description: str | None, hook_id: str) -> str:

@@ -1,6 +1,6 @@
 """One-click links from notification e-mails: `/actions/<token>`, no API key.
 
-The signed token (`notify.action_token`) is the authority: it names the action, the account
+The signed token (`links.action_token`) is the authority: it names the action, the account
 and the delivery or hook, and expires after seven days. GET only describes the action and
 shows a button, because mail scanners and link previews fetch every link in a message; the
 POST that the button sends does it. A person clicked a link in an e-mail, so every answer,
@@ -15,7 +15,8 @@ from itsdangerous import BadSignature, SignatureExpired
 
 from .. import history
 from ..errors import HookkitError, NotFound
-from ..notify import LINK_MAX_AGE, Action, hook_label, read_action_token
+from ..links import LINK_MAX_AGE, Action, read_action_token
+from ..notify import hook_label
 from .inputs import service
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
