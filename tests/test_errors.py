@@ -118,3 +118,25 @@ def test_bad_list_parameters_are_422(client, auth, query):
 def test_unknown_event_type_is_404(client, auth):
     """An event type that is not in the catalog is 404 on its resource."""
     _problem(client.get("/v1/event-types/nope", headers=auth), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/v1/hooks/hook_%00", None, 404),
+        ("get", "/v1/events?since_id=%00", None, 422),
+        ("get", "/v1/hooks?target_url=a%00b", None, 422),
+        (
+            "post",
+            "/v1/hooks",
+            {"event": "session", "url": "http://127.0.0.1:9/x", "description": "a\0"},
+            422,
+        ),
+        ("post", "/v1/events", {"type": "session", "data": {"event_id": 1, "s\0": 1}}, 422),
+    ],
+)
+def test_nul_characters_are_refused_cleanly(client, auth, method, path, body, status):
+    """NUL cannot be stored by PostgreSQL: it is refused as input, never a 500."""
+    response = getattr(client, method)(path, json=body, headers=auth)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"

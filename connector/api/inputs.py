@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, g, jsonify, request
 
 from ..accounts import Account, authenticate
-from ..errors import MalformedJSON, UnsupportedMediaType, ValidationError
+from ..errors import MalformedJSON, NotFound, UnsupportedMediaType, ValidationError
 from ..factory import service_of
 from ..service import Hookkit
 
@@ -29,11 +29,39 @@ def account() -> Account:
 
 def authenticate_request() -> None:
     """`before_request` of every authenticated blueprint."""
+    reject_nul_in_url()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     key = token.strip() if scheme.lower() == "bearer" else None
     key = key or request.headers.get("X-API-Key", "").strip() or None
     g.account = authenticate(service().store, key)
+
+
+def reject_nul_in_url() -> None:
+    """NUL characters cannot be stored (PostgreSQL text refuses them), so refuse them early.
+
+    An id containing one cannot exist (404); a query parameter with one is invalid (422).
+    """
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and "\0" in value:
+            raise NotFound("no such resource")
+    for name, value in request.args.items(multi=True):
+        if "\0" in name or "\0" in value:
+            raise ValidationError.at(f"$.query.{name.strip(chr(0))}", "may not contain NUL")
+
+
+def _reject_nul(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if "\0" in value:
+            raise ValidationError.at(path, "strings may not contain NUL characters (\\u0000)")
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if "\0" in key:
+                raise ValidationError.at(path, "keys may not contain NUL characters (\\u0000)")
+            _reject_nul(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _reject_nul(inner, f"{path}[{index}]")
 
 
 def json_body(*, optional: bool = False) -> dict[str, Any]:
@@ -56,6 +84,7 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
         raise MalformedJSON("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationError.at("$", "the body must be a JSON object")
+    _reject_nul(body, "$")
     return body
 
 
