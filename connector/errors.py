@@ -49,9 +49,12 @@ class HookkitError(Exception):
         *,
         errors: Iterable[FieldError] = (),
         code: str | None = None,
+        extra: dict[str, object] | None = None,
     ) -> None:
         self.detail = detail or self.title
         self.errors = list(errors)
+        # More members for the problem body, e.g. a parser's `position` in an expression.
+        self.extra = dict(extra or {})
         if code is not None:
             self.code = code
         super().__init__(self.detail)

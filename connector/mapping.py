@@ -66,9 +66,11 @@ def compile_expression(expression: object, path: str) -> ParsedResult:
 def _syntax_error(path: str, msg: str, position: int, expression: str) -> ValidationError:
     pointer = f"{expression}\n{' ' * max(position, 0)}^"
     message = f"invalid JMESPath expression at position {position}: {msg}"
-    error = ValidationError(message, errors=[FieldError(path, message)])
-    error.extra = {"position": position, "expression": pointer}  # type: ignore[attr-defined]
-    return error
+    return ValidationError(
+        message,
+        errors=[FieldError(path, message)],
+        extra={"position": position, "expression": pointer},
+    )
 
 
 def refused(

@@ -11,13 +11,14 @@ or double-claim; SQLite's single writer (`BEGIN IMMEDIATE`) gives the same guara
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import BindParameter, bindparam, case, func, select
 
 from .payload import RequestSpec, envelope, iso
 from .store import NOTIFY_CHANNEL, Store, attempts, deliveries, events, subscriptions
@@ -176,14 +177,9 @@ def _job(row: Any, hook: _Hook, env: dict[str, Any]) -> Job:
     )
 
 
-def _queued() -> list[Any]:
-    # Test sends are inserted already leased by the request that sends them, so a worker
-    # only ever picks one up if that request died mid-send (it then gets its one attempt).
-    return [deliveries.c.status == "pending", subscriptions.c.status == "active"]
-
-
-def _due(now: float) -> list[Any]:
-    return [*_queued(), deliveries.c.next_attempt_at <= now]
+# Test sends are inserted already leased by the request that sends them, so a worker only
+# ever picks one up if that request died mid-send (it then gets its one attempt).
+_QUEUED = (deliveries.c.status == "pending", subscriptions.c.status == "active")
 
 
 @dataclass(frozen=True)
@@ -228,8 +224,21 @@ def claim(store: Store, owner: str, now: float, lease: float, quota: Quota) -> l
             scan = (quota.total - len(chosen)) * _SCAN_FACTOR
             full_hosts = [h for h, n in hosts.items() if n >= quota.per_host]
             full_hooks = [h for h, cap in caps.items() if cap is not None and hooks[h] >= cap]
+            query = _candidates(
+                for_update=not store.is_sqlite,
+                skip_hosts=bool(full_hosts),
+                skip_hooks=bool(full_hooks),
+                skip_taken=bool(chosen),
+            )
             candidates = conn.execute(
-                _candidates(store, now, scan, full_hosts, full_hooks, chosen)
+                query,
+                {
+                    "now": now,
+                    "limit": scan,
+                    "skip_hosts": full_hosts,
+                    "skip_hooks": full_hooks,
+                    "taken": chosen,
+                },
             ).all()
             for row in candidates:
                 cap = caps.setdefault(row.subscription_id, quota.hook_cap(row.rate_limit))
@@ -246,29 +255,18 @@ def claim(store: Store, owner: str, now: float, lease: float, quota: Quota) -> l
                 break
         if not chosen:
             return []
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.id.in_(chosen))
-            .values(lease_owner=owner, next_attempt_at=now + lease)
-        )
-        rows = conn.execute(
-            select(*_JOB_COLUMNS)
-            .join(events, events.c.id == deliveries.c.event_id)
-            .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-            .where(deliveries.c.id.in_(chosen))
-        ).all()
+        leased = conn.execute(_LEASE, {"ids": chosen, "owner": owner, "until": now + lease})
+        jobs = _jobs(conn, leased.all(), now)
     order = {delivery_id: i for i, delivery_id in enumerate(chosen)}
-    return sorted((_job(row, now) for row in rows), key=lambda job: order[job.id])
+    return sorted(jobs, key=lambda job: order[job.id])
 
 
-def _candidates(
-    store: Store,
-    now: float,
-    limit: int,
-    skip_hosts: Sequence[str],
-    skip_hooks: Sequence[str],
-    taken: Sequence[str],
-) -> Any:
+@functools.cache
+def _candidates(*, for_update: bool, skip_hosts: bool, skip_hooks: bool, skip_taken: bool) -> Any:
+    """The candidate scan of a claim round, built once for each combination of filters.
+
+    Parameters: `now`, `limit`, and the lists `skip_hosts`, `skip_hooks` and `taken`.
+    """
     query = (
         select(
             deliveries.c.id,
@@ -277,17 +275,17 @@ def _candidates(
             subscriptions.c.rate_limit,
         )
         .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-        .where(*_due(now))
+        .where(*_QUEUED, deliveries.c.next_attempt_at <= bindparam("now"))
         .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
     if skip_hosts:
-        query = query.where(subscriptions.c.target_host.not_in(list(skip_hosts)))
+        query = query.where(subscriptions.c.target_host.not_in(_listed("skip_hosts")))
     if skip_hooks:
-        query = query.where(deliveries.c.subscription_id.not_in(list(skip_hooks)))
-    if taken:
-        query = query.where(deliveries.c.id.not_in(list(taken)))
-    if not store.is_sqlite:
+        query = query.where(deliveries.c.subscription_id.not_in(_listed("skip_hooks")))
+    if skip_taken:
+        query = query.where(deliveries.c.id.not_in(_listed("taken")))
+    if for_update:
         # Rows another worker is claiming right now are skipped, not waited for; a row it
         # claimed since our snapshot fails the re-checked WHERE (its lease is in the future).
         query = query.with_for_update(skip_locked=True, of=deliveries)
@@ -297,13 +295,9 @@ def _candidates(
 def load_job(store: Store, delivery_id: str, now: float) -> Job:
     """The job for a delivery the caller leased itself (test sends)."""
     with store.read() as conn:
-        row = conn.execute(
-            select(*_JOB_COLUMNS)
-            .join(events, events.c.id == deliveries.c.event_id)
-            .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-            .where(deliveries.c.id == delivery_id)
-        ).one()
-    return _job(row, now)
+        row = conn.execute(_ONE_DELIVERY, {"id": delivery_id}).one()
+        (job,) = _jobs(conn, [row], now)
+    return job
 
 
 def renew(store: Store, owner: str, ids: Iterable[str], until: float) -> None:
@@ -343,8 +337,51 @@ def next_due(store: Store) -> float | None:
         return conn.execute(
             select(func.min(deliveries.c.next_attempt_at))
             .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-            .where(*_queued())
+            .where(*_QUEUED)
         ).scalar()
+
+
+_RECORD_ATTEMPTS = attempts.insert()
+_RECORD_DELIVERIES = (
+    deliveries.update()
+    .where(deliveries.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        lease_owner=None,
+        last_response_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_CANCEL_ORPHANS = (
+    deliveries.update()
+    .where(
+        deliveries.c.id.in_(_listed("ids")),
+        select(subscriptions.c.id)
+        .where(
+            subscriptions.c.id == deliveries.c.subscription_id,
+            subscriptions.c.deleted_at.is_not(None),
+        )
+        .exists(),
+    )
+    .values(status="cancelled", updated_at=bindparam("b_now"))
+)
+_RECORD_HOOKS = (
+    subscriptions.update()
+    .where(subscriptions.c.id == bindparam("b_id"))
+    .values(
+        delivery_count=subscriptions.c.delivery_count + bindparam("b_sent"),
+        failure_count=subscriptions.c.failure_count + bindparam("b_failed"),
+        last_delivery_at=bindparam("b_at"),
+        last_delivery=bindparam("b_last"),
+        failure_streak=case(
+            (bindparam("b_reset"), bindparam("b_add")),
+            else_=subscriptions.c.failure_streak + bindparam("b_add"),
+        ),
+    )
+)
 
 
 def record(
@@ -354,7 +391,7 @@ def record(
     notices: list[Notice] = []
     with store.write() as conn:
         conn.execute(
-            attempts.insert(),
+            _RECORD_ATTEMPTS,
             [
                 {
                     "delivery_id": r.job.id,
@@ -371,17 +408,7 @@ def record(
             ],
         )
         conn.execute(
-            deliveries.update()
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                attempts=bindparam("b_attempts"),
-                next_attempt_at=bindparam("b_next"),
-                lease_owner=None,
-                last_response_code=bindparam("b_code"),
-                last_error=bindparam("b_error"),
-                updated_at=now,
-            ),
+            _RECORD_DELIVERIES,
             [
                 {
                     "b_id": r.job.id,
@@ -390,6 +417,7 @@ def record(
                     "b_next": r.next_attempt_at if r.next_attempt_at is not None else r.at,
                     "b_code": r.response_code,
                     "b_error": r.error,
+                    "b_now": now,
                 }
                 for r in results
             ],
@@ -418,21 +446,8 @@ def _cancel_orphans(conn: Any, retrying: list[str], now: float) -> None:
     Deleting a hook cancels its pending deliveries, but the in-flight attempt's result was
     just written back as `pending`, which would sit in the log as waiting forever.
     """
-    if not retrying:
-        return
-    deleted = (
-        select(subscriptions.c.id)
-        .where(
-            subscriptions.c.id == deliveries.c.subscription_id,
-            subscriptions.c.deleted_at.is_not(None),
-        )
-        .exists()
-    )
-    conn.execute(
-        deliveries.update()
-        .where(deliveries.c.id.in_(retrying), deleted)
-        .values(status="cancelled", updated_at=now)
-    )
+    if retrying:
+        conn.execute(_CANCEL_ORPHANS, {"ids": retrying, "b_now": now})
 
 
 def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
@@ -473,21 +488,7 @@ def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
                 "b_add": streak_add,
             }
         )
-    conn.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == bindparam("b_id"))
-        .values(
-            delivery_count=subscriptions.c.delivery_count + bindparam("b_sent"),
-            failure_count=subscriptions.c.failure_count + bindparam("b_failed"),
-            last_delivery_at=bindparam("b_at"),
-            last_delivery=bindparam("b_last"),
-            failure_streak=case(
-                (bindparam("b_reset"), bindparam("b_add")),
-                else_=subscriptions.c.failure_streak + bindparam("b_add"),
-            ),
-        ),
-        params,
-    )
+    conn.execute(_RECORD_HOOKS, params)
 
 
 def _disable_failing(

@@ -27,7 +27,12 @@ _HTTP_CODES = {
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, errors: list | None = None
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Response:
     body = {
         "type": f"https://hookkit.dev/problems/{code}",
@@ -36,6 +41,7 @@ def problem(
         "detail": detail,
         "code": code,
         "errors": errors or [],
+        **(extra or {}),
     }
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
@@ -43,15 +49,8 @@ def problem(
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HookkitError)
     def _hookkit(exc: HookkitError) -> Response:
-        response = problem(
-            exc.status, exc.code, exc.title, exc.detail, [e.as_dict() for e in exc.errors]
-        )
-        extra = getattr(exc, "extra", None)
-        if extra:
-            body = json.loads(response.get_data())
-            body.update(extra)
-            response.set_data(json.dumps(body))
-        return response
+        errors = [e.as_dict() for e in exc.errors]
+        return problem(exc.status, exc.code, exc.title, exc.detail, errors, exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
