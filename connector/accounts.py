@@ -73,18 +73,49 @@ def account_by_name(store: Store, name: str) -> Account:
 
 def create_key(store: Store, account: Account) -> str:
     """A new API key for `account`; the only time the plain key exists."""
+    return create_key_with_id(store, account)[1]
+
+
+def create_key_with_id(store: Store, account: Account) -> tuple[str, str]:
+    """A new API key and its id (`key_…`, what `keys list` and `keys revoke` use)."""
+    key_id = new_id("key")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with store.write() as conn:
         conn.execute(
             api_keys.insert().values(
-                id=new_id("key"),
+                id=key_id,
                 account_id=account.id,
                 key_hash=_hash(key),
                 prefix=key[:10],
                 created_at=time.time(),
             )
         )
-    return key
+    return key_id, key
+
+
+def list_keys(store: Store, account: Account) -> list[dict[str, object]]:
+    """The account's keys as `{id, prefix, created_at, revoked_at}`; never the key itself."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(api_keys.c.id, api_keys.c.prefix, api_keys.c.created_at, api_keys.c.revoked_at)
+            .where(api_keys.c.account_id == account.id)
+            .order_by(api_keys.c.created_at)
+        ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def revoke_key(store: Store, key_or_id: str) -> bool:
+    """Revoke a key given as its id (`key_…`) or the key itself; False if none matched."""
+    match = api_keys.c.id == key_or_id
+    if key_or_id.startswith(KEY_PREFIX):
+        match = api_keys.c.key_hash == _hash(key_or_id)
+    with store.write() as conn:
+        result = conn.execute(
+            api_keys.update()
+            .where(match, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
+    return result.rowcount > 0
 
 
 def authenticate(store: Store, key: str | None) -> Account:

@@ -111,23 +111,60 @@ def keys() -> None:
     """API keys."""
 
 
+def _store() -> Any:
+    from .store import Store
+
+    store = Store(_settings().database_url)
+    store.create_schema()
+    return store
+
+
 @keys.command("create")
 @click.argument("account")
 @click.option("--email", default=None, help="where failure notifications go")
 def create_key(account: str, email: str | None) -> None:
     """Create a key for ACCOUNT (created if new). The key is printed once, on the last line."""
-    from .accounts import create_key as make_key
-    from .accounts import ensure_account
-    from .store import Store
+    from .accounts import create_key_with_id, ensure_account
 
-    store = Store(_settings().database_url)
-    store.create_schema()
+    store = _store()
     owner = ensure_account(store, account, notification_email=email)
-    key = make_key(store, owner)
+    key_id, key = create_key_with_id(store, owner)
     click.echo(
-        f"account {owner.name} ({owner.id}); store this key now, it is not shown again:", err=True
+        f"account {owner.name} ({owner.id}), key {key_id}; store the key now, it is not shown "
+        "again:",
+        err=True,
     )
     click.echo(key)
+
+
+@keys.command("list")
+@click.argument("account")
+def list_keys(account: str) -> None:
+    """List ACCOUNT's keys: id, prefix, created, revoked (never the keys themselves)."""
+    from .accounts import account_by_name
+    from .accounts import list_keys as keys_of
+    from .errors import NotFound
+    from .payload import iso
+
+    store = _store()
+    try:
+        owner = account_by_name(store, account)
+    except NotFound as exc:
+        raise click.ClickException(exc.detail) from None
+    for key in keys_of(store, owner):
+        revoked = f"revoked {iso(key['revoked_at'])}" if key["revoked_at"] else "active"
+        click.echo(f"{key['id']}  {key['prefix']}…  created {iso(key['created_at'])}  {revoked}")
+
+
+@keys.command("revoke")
+@click.argument("key")
+def revoke_key(key: str) -> None:
+    """Revoke KEY, given as its id (key_…) or the key itself; it stops working at once."""
+    from .accounts import revoke_key as revoke
+
+    if not revoke(_store(), key):
+        raise click.ClickException("no active key matches")
+    click.echo("revoked", err=True)
 
 
 @main.command()

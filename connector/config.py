@@ -88,6 +88,31 @@ class Settings:
     samples_dir: Path = field(default=ROOT / "samples", metadata={"env": "HOOKKIT_SAMPLES_DIR"})
     log_level: str = field(default="INFO", metadata={"env": "HOOKKIT_LOG_LEVEL"})
 
+    def __post_init__(self) -> None:
+        """Refuse values the service cannot run with, naming the variable to fix."""
+        problems = {
+            "port": not 0 < self.port < 65536,
+            "retry_jitter": not 0 <= self.retry_jitter < 1,
+            "retry_schedule": any(delay < 0 for delay in self.retry_schedule),
+            "connect_timeout": self.connect_timeout <= 0,
+            "read_timeout": self.read_timeout <= 0,
+            "max_in_flight": self.max_in_flight < 1,
+            "max_per_host": self.max_per_host < 1,
+            "lease_seconds": self.lease_seconds <= 0,
+            "poll_interval": self.poll_interval <= 0,
+            "failure_threshold": self.failure_threshold < 0,
+            "max_body_bytes": self.max_body_bytes < 1024,
+            "response_body_limit": self.response_body_limit < 0,
+            "secret_grace": self.secret_grace < 0,
+        }
+        bad = [name for name, wrong in problems.items() if wrong]
+        if bad:
+            rules = ", ".join(f"{_env_name(name)}={getattr(self, name)!r}" for name in bad)
+            raise ValueError(
+                f"out of range: {rules} (see README: ports 1-65535, jitter in [0, 1), limits "
+                "timeouts and the lease positive)"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every `HOOKKIT_*` variable; a bad value names its variable."""
@@ -107,11 +132,18 @@ class Settings:
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         """Programmatic overrides (tests, embedding); strings are parsed like the env."""
         by_name = {spec.name: spec for spec in fields(self)}
+        unknown = sorted(set(overrides) - set(by_name))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
         converted = {
             key: _convert(by_name[key], value) if isinstance(value, str) else value
             for key, value in overrides.items()
         }
         return replace(self, **converted)
+
+
+def _env_name(field_name: str) -> str:
+    return next(s.metadata["env"] for s in fields(Settings) if s.name == field_name)
 
 
 def _convert(spec: Any, raw: str) -> Any:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 import standardwebhooks
 
@@ -70,11 +71,21 @@ def test_broken_catalog_stops_start_up_naming_the_file(tmp_path):
     assert "ping.json" in result.stderr and "$.n" in result.stderr
 
 
-def test_bad_configuration_is_named(tmp_path):
-    """A malformed HOOKKIT_* value stops the CLI with the variable's name."""
-    result = _cli(_env(tmp_path, HOOKKIT_RETRY_SCHEDULE="soon"), "check")
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HOOKKIT_RETRY_SCHEDULE", "soon"),
+        ("HOOKKIT_MAX_IN_FLIGHT", "0"),
+        ("HOOKKIT_RETRY_JITTER", "1.5"),
+        ("HOOKKIT_PORT", "70000"),
+        ("HOOKKIT_ALLOW_PRIVATE_TARGETS", "maybe"),
+    ],
+)
+def test_bad_configuration_is_named(tmp_path, variable, value):
+    """A malformed or out-of-range HOOKKIT_* value stops the CLI naming the variable."""
+    result = _cli(_env(tmp_path, **{variable: value}), "check")
     assert result.returncode != 0
-    assert "HOOKKIT_RETRY_SCHEDULE" in result.stderr
+    assert variable in result.stderr
 
 
 def test_serve_delivers_a_signed_webhook_over_real_http(tmp_path):
@@ -122,3 +133,21 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_revoked_keys_stop_working(tmp_path, make_app):
+    """`keys revoke` (by id or by key) makes the key answer 401; `keys list` shows it revoked."""
+    env = _env(tmp_path)
+    env["HOOKKIT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'keys.db'}"
+    created = [_cli(env, "keys", "create", "acme") for _ in range(2)]
+    first, second = (c.stdout.strip().splitlines()[-1] for c in created)
+    first_id = created[0].stderr.split("key ", 1)[1].split(";", 1)[0]
+    assert _cli(env, "keys", "revoke", first_id).returncode == 0
+    assert _cli(env, "keys", "revoke", second).returncode == 0
+    assert _cli(env, "keys", "revoke", second).returncode != 0  # nothing left to revoke
+    listing = _cli(env, "keys", "list", "acme").stdout
+    assert listing.count("revoked") == 2 and first_id in listing
+    assert first not in listing and second not in listing
+    client = make_app(database_url=env["HOOKKIT_DATABASE_URL"]).test_client()
+    for key in (first, second):
+        assert client.get("/v1/account", headers={"X-API-Key": key}).status_code == 401

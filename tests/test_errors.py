@@ -40,7 +40,13 @@ def test_malformed_json_is_400(client, auth):
 
 
 @pytest.mark.parametrize(
-    "raw", ['{"type": "session", "data": NaN}', '{"a": Infinity}', "[" * 5000 + "]" * 5000]
+    "raw",
+    [
+        '{"type": "session", "data": NaN}',
+        '{"a": Infinity}',
+        '{"type": "session", "data": {"event_id": 1e400}}',
+        "[" * 5000 + "]" * 5000,
+    ],
 )
 def test_non_json_constants_and_deep_nesting_are_400(client, auth, raw):
     """NaN, Infinity and pathological nesting are malformed JSON, not a crash."""

@@ -7,6 +7,7 @@ input with the same problem codes (400 malformed_json, 413, 415, 422 with a path
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Response, g, jsonify, request
@@ -77,7 +78,7 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
             f"send the body as application/json (got {mimetype or 'no Content-Type'})"
         )
     try:
-        body = json.loads(raw, parse_constant=_no_constants)
+        body = json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -91,6 +92,14 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
 def _no_constants(name: str) -> None:
     """NaN and Infinity are not JSON: they could never be delivered as valid JSON either."""
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    """Numbers beyond double range (`1e400`) would become Infinity: not JSON either."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
 
 
 def int_arg(name: str, default: int, *, low: int, high: int) -> int:
