@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .errors import NotFound, Unauthorized, ValidationError
 from .store import Store, accounts, api_keys, new_id
 
 KEY_PREFIX = "hk_"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,16 @@ def authenticate(store: Store, key: str | None) -> Account:
     return _account(row)
 
 
-def set_notification_email(store: Store, account: Account, email: str | None) -> Account:
+def set_notification_email(store: Store, account: Account, email: object) -> Account:
+    """Where failure e-mails go; None stops them."""
+    if email is None:
+        address = None
+    elif isinstance(email, str) and _EMAIL.match(email) and len(email) <= 320:
+        address = email
+    else:
+        raise ValidationError.at("$.notification_email", "must be an e-mail address or null")
     with store.write() as conn:
         conn.execute(
-            accounts.update().where(accounts.c.id == account.id).values(notification_email=email)
+            accounts.update().where(accounts.c.id == account.id).values(notification_email=address)
         )
-    return Account(account.id, account.name, email)
+    return Account(account.id, account.name, address)

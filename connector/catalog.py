@@ -31,10 +31,6 @@ __all__ = ["Catalog", "EventType", "schema_fields", "value_fields"]
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# Client data is echoed in validator messages ("<the whole object> is not of type 'string'");
-# past this length a message stops helping the reader and only inflates the 422 body.
-_MAX_MESSAGE = 300
-
 
 @dataclass(frozen=True)
 class EventType:

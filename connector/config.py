@@ -32,7 +32,8 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     return tuple(parse_duration(part) for part in text.split(",") if part.strip())
 
 
-def _parse_bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
+    """`true/yes/on/1` or `false/no/off/0` (any case), for variables and URL options."""
     value = text.strip().lower()
     if value in {"1", "true", "yes", "on"}:
         return True
@@ -152,7 +153,7 @@ def _convert(spec: Any, raw: str) -> Any:
         return parse(raw)
     kind = spec.type
     if kind == "bool":
-        return _parse_bool(raw)
+        return parse_bool(raw)
     if kind == "int":
         return int(raw)
     if kind == "float":

@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import select
 
-from .config import Settings
+from .config import Settings, parse_bool
 from .links import LINK_MAX_AGE, Action, action_token
 from .outbox import Notice
 from .store import Store, accounts
@@ -59,8 +59,6 @@ log = logging.getLogger("hookkit.notify")
 _URL_FORMS = (
     "use smtp://[user:password@]host[:port][?starttls=true] or smtps://[user:password@]host[:port]"
 )
-_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True}
-_BOOLEANS |= {"false": False, "no": False, "off": False, "0": False}
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -119,9 +117,11 @@ def parse_smtp_url(url: str) -> SmtpServer | None:
     starttls = False
     if "starttls" in options:
         values = options["starttls"]
-        if len(values) != 1 or values[0].strip().lower() not in _BOOLEANS:
-            raise bad("starttls must be true or false")
-        starttls = _BOOLEANS[values[0].strip().lower()]
+        try:
+            (value,) = values
+            starttls = parse_bool(value)
+        except ValueError:
+            raise bad("starttls must be true or false") from None
     if scheme == "smtps" and starttls:
         raise bad("smtps:// is encrypted from the start; for STARTTLS use smtp://...?starttls=true")
     username = unquote(parts.username) if parts.username else None

@@ -124,6 +124,38 @@ def publish(client: FlaskClient, auth: dict[str, str], data: Any = None, **field
     return response.json
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # type: ignore[no-any-return]
+
+
+def deliveries_of(client: FlaskClient, auth: dict[str, str], hook_id: str, query: str = "") -> Any:
+    """A hook's delivery log page, as the API answers it (asserting a 200)."""
+    response = client.get(f"/v1/hooks/{hook_id}/deliveries{query}", headers=auth)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def all_delivered(client: FlaskClient, auth: dict[str, str], hook_id: str, count: int) -> Any:
+    """The hook's deliveries once exactly `count` exist and all are delivered, else False."""
+    found = deliveries_of(client, auth, hook_id, "?limit=100")["deliveries"]
+    return len(found) == count and all(d["status"] == "delivered" for d in found) and found
+
+
+def verify_both(secret: str, payload: str, request: Any) -> None:
+    """Verify with both receiver libraries, as a user's server would (raises if it fails)."""
+    import standardwebhooks
+    import svix.webhooks
+
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    standardwebhooks.Webhook(secret).verify(payload, headers, json_parse=False)
+    svix.webhooks.Webhook(secret).verify(payload, headers)
+
+
 POSTGRES_URL = os.environ.get(
     "HOOKKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +13,9 @@ import standardwebhooks
 
 from connector.testing import Receiver
 
-from .conftest import SESSION, wait_until
+from .conftest import SESSION, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +83,7 @@ def test_bad_configuration_is_named(tmp_path, variable, value):
 
 def test_serve_delivers_a_signed_webhook_over_real_http(tmp_path):
     """`serve` + curl-style calls: subscribe a receiver, publish, a verified delivery arrives."""
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, HOOKKIT_PORT=str(port), HOOKKIT_RETRY_SCHEDULE="1s")
     key = _cli(env, "keys", "create", "acme").stdout.strip().splitlines()[-1]
     server = subprocess.Popen(

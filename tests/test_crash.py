@@ -13,17 +13,7 @@ from collections import Counter
 
 from connector.testing import Receiver, Reply
 
-from .conftest import _key, publish, subscribe, wait_until
-
-
-def _deliveries(client, auth, hook_id):
-    log = client.get(f"/v1/hooks/{hook_id}/deliveries?limit=100", headers=auth).json
-    return log["deliveries"]
-
-
-def _all_delivered(client, auth, hook_id, count):
-    found = _deliveries(client, auth, hook_id)
-    return len(found) == count and all(d["status"] == "delivered" for d in found) and found
+from .conftest import _key, all_delivered, publish, subscribe, wait_until
 
 
 def _ids(requests):
@@ -54,7 +44,7 @@ def test_a_killed_workers_claims_are_sent_again(make_app, workers, tmp_path):
         hanging.clear()
 
         workers.start(db, **settings)
-        delivered = wait_until(lambda: _all_delivered(client, auth, hook["id"], 6), timeout=30)
+        delivered = wait_until(lambda: all_delivered(client, auth, hook["id"], 6), timeout=30)
         seen = _ids(receiver.requests)
     assert set(seen) == {d["id"] for d in delivered}
     for request in interrupted:
@@ -78,7 +68,7 @@ def test_a_stopped_worker_hands_back_unsent_claims(make_app, workers):
         assert "claims released" in workers.output(first)
 
         workers.start(db, lease_seconds="5m")
-        delivered = wait_until(lambda: _all_delivered(client, auth, hook["id"], 4), timeout=20)
+        delivered = wait_until(lambda: all_delivered(client, auth, hook["id"], 4), timeout=20)
         seen = _ids(receiver.requests)
     assert set(seen) == {d["id"] for d in delivered}
     assert set(seen.values()) == {1}
@@ -97,7 +87,7 @@ def test_a_send_longer_than_the_lease_is_not_sent_twice(make_app, workers):
         workers.start(db, **settings)
         for _ in range(3):
             publish(client, auth)
-        delivered = wait_until(lambda: _all_delivered(client, auth, hook["id"], 3), timeout=30)
+        delivered = wait_until(lambda: all_delivered(client, auth, hook["id"], 3), timeout=30)
         seen = _ids(receiver.requests)
     assert set(seen) == {d["id"] for d in delivered}
     assert set(seen.values()) == {1}

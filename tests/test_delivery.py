@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 
 import standardwebhooks
-import svix.webhooks
 
 from connector.factory import service_of
 from connector.testing import Receiver, Reply
 
-from .conftest import SESSION, publish, subscribe, wait_until
-
-
-def _verify_with_libraries(secret: str, request) -> None:
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    standardwebhooks.Webhook(secret).verify(request.body.decode(), headers)
-    svix.webhooks.Webhook(secret).verify(request.body.decode(), headers)
+from .conftest import SESSION, publish, subscribe, verify_both, wait_until
 
 
 def test_published_event_arrives_signed(client, auth, receiver):
@@ -36,7 +29,7 @@ def test_published_event_arrives_signed(client, auth, receiver):
     assert body["data"] == SESSION
     assert body["timestamp"].endswith("Z")
     assert request.header("webhook-id").startswith("msg_")
-    _verify_with_libraries(hook["secret"], request)
+    verify_both(hook["secret"], request.body.decode(), request)
 
 
 def test_tampered_body_does_not_verify(client, auth, receiver):
@@ -135,8 +128,8 @@ def test_several_hooks_each_get_the_event(client, auth):
         assert publish(client, auth)["deliveries"] == 2
         (got_a,) = a.wait_for(1)
         (got_b,) = b.wait_for(1)
-    _verify_with_libraries(hook_a["secret"], got_a)
-    _verify_with_libraries(hook_b["secret"], got_b)
+    verify_both(hook_a["secret"], got_a.body.decode(), got_a)
+    verify_both(hook_b["secret"], got_b.body.decode(), got_b)
     assert got_a.header("webhook-id") != got_b.header("webhook-id")
 
 

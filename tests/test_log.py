@@ -16,8 +16,8 @@ import trustme
 
 from connector.testing import Receiver, Reply
 
-from .conftest import publish, subscribe, wait_until
-from .test_options import api, verify_both
+from .conftest import publish, subscribe, verify_both, wait_until
+from .test_options import api
 
 NO_RETRIES = {"retry_schedule": ""}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -27,7 +26,7 @@ from connector.notify import Notifier, NotifyPolicy, SmtpServer, parse_smtp_url
 from connector.outbox import Notice
 from connector.testing import Receiver, Reply
 
-from .conftest import _key, publish, subscribe, wait_until
+from .conftest import _key, free_port, publish, subscribe, wait_until
 
 OPS = "ops@example.com"
 FAILING = [Reply(500, b"Internal Server Error")]
@@ -68,14 +67,8 @@ class Mailbox:
             return list(self.messages)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _serve(box: Mailbox, **options: Any) -> Controller:
-    controller = Controller(box, hostname="127.0.0.1", port=_free_port(), **options)
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     return controller
 
@@ -353,7 +346,7 @@ def test_no_links_without_public_url_and_secret_key(notifier_for, mailbox):
 
 def test_unreachable_smtp_server_is_logged_not_raised(notifier_for, mailbox, caplog):
     """An SMTP server that refuses connections costs a log line, never an exception."""
-    notifier, _, acme, _ = notifier_for(smtp_url=f"smtp://127.0.0.1:{_free_port()}")
+    notifier, _, acme, _ = notifier_for(smtp_url=f"smtp://127.0.0.1:{free_port()}")
     notifier.send([_notice(acme, "hook_a", 1)])
     assert "e-mailing through 127.0.0.1" in caplog.text
     assert "msg_hook_a_1" in caplog.text

@@ -13,16 +13,9 @@ import svix.webhooks
 
 from connector.testing import Receiver, Recorded, Reply
 
-from .conftest import _key, publish, subscribe, wait_until
+from .conftest import _key, publish, subscribe, verify_both, wait_until
 
 CAMPAIGN = {"campaign": "Summer Sale / 2025: 50%+off & more", "tags": {"source": "zapier"}}
-
-
-def verify_both(secret: str, payload: str, request: Recorded) -> None:
-    """Verify with both receiver libraries, as a user's server would (raises if it fails)."""
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    standardwebhooks.Webhook(secret).verify(payload, headers, json_parse=False)
-    svix.webhooks.Webhook(secret).verify(payload, headers)
 
 
 def verifies(secret: str, payload: str, request: Recorded) -> tuple[bool, bool]:

@@ -16,7 +16,15 @@ import standardwebhooks
 
 from connector.testing import Receiver, Reply
 
-from .conftest import SESSION, _key, publish, subscribe, wait_until
+from .conftest import (
+    SESSION,
+    _key,
+    all_delivered,
+    deliveries_of,
+    publish,
+    subscribe,
+    wait_until,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -38,16 +46,6 @@ def pg(pg_app):
     return app.test_client(), _key(app, "acme")
 
 
-def _deliveries(client, auth, hook_id):
-    log = client.get(f"/v1/hooks/{hook_id}/deliveries?limit=100", headers=auth).json
-    return log["deliveries"]
-
-
-def _all_delivered(client, auth, hook_id, count):
-    found = _deliveries(client, auth, hook_id)
-    return len(found) == count and all(d["status"] == "delivered" for d in found) and found
-
-
 def test_published_event_arrives_signed(pg, receiver):
     """Subscribe and publish on PostgreSQL: the receiver gets the envelope, and it verifies."""
     client, auth = pg
@@ -67,7 +65,7 @@ def test_retry_then_success_is_logged(pg):
         hook = subscribe(client, auth, receiver.url)
         publish(client, auth)
         first, second = receiver.wait_for(2)
-        (delivery,) = wait_until(lambda: _all_delivered(client, auth, hook["id"], 1))
+        (delivery,) = wait_until(lambda: all_delivered(client, auth, hook["id"], 1))
     assert first.header("webhook-id") == second.header("webhook-id") == delivery["id"]
     assert [(a["attempt"], a["response_code"], a["outcome"]) for a in delivery["attempts"]] == [
         (1, 500, "retrying"),
@@ -92,7 +90,7 @@ def test_exhausted_retries_disable_the_hook(pg_app):
             return shown["status"] == "failed" and shown
 
         shown = wait_until(disabled)
-    (delivery,) = _deliveries(client, auth, hook["id"])
+    (delivery,) = deliveries_of(client, auth, hook["id"], "?limit=100")["deliveries"]
     assert delivery["status"] == "failed" and delivery["attempt_count"] == 3
     assert shown["failure_count"] == 3
 
@@ -115,7 +113,7 @@ def test_publish_is_idempotent(pg, receiver):
     once = publish(client, auth, id="order-1")
     again = publish(client, auth, id="order-1")
     assert again == once
-    wait_until(lambda: _all_delivered(client, auth, hook["id"], 1))
+    wait_until(lambda: all_delivered(client, auth, hook["id"], 1))
     events = client.get("/v1/events", headers=auth).json
     listed = events["events"] if isinstance(events, dict) else events
     assert [e["id"] for e in listed] == [once["id"]]
@@ -135,9 +133,13 @@ def test_two_workers_deliver_every_message_exactly_once(pg_url, pg_app, workers)
         total = events * per_event
         wait_until(lambda: len(a.requests) + len(b.requests) >= total, timeout=60)
         for hook in hooks:
-            wait_until(lambda hook=hook: _all_delivered(client, auth, hook, events), timeout=30)
+            wait_until(lambda hook=hook: all_delivered(client, auth, hook, events), timeout=30)
         seen = Counter(r.header("webhook-id") for r in a.requests + b.requests)
-        expected = {d["id"] for hook in hooks for d in _deliveries(client, auth, hook)}
+        expected = {
+            d["id"]
+            for hook in hooks
+            for d in deliveries_of(client, auth, hook, "?limit=100")["deliveries"]
+        }
     assert set(seen) == expected and len(expected) == total
     assert set(seen.values()) == {1}
     recorded = []
@@ -168,7 +170,7 @@ def test_a_killed_workers_claims_are_sent_again(pg_url, pg_app, workers):
         first.wait(10)
         hanging.clear()
         workers.start(pg_url, **settings)
-        delivered = wait_until(lambda: _all_delivered(client, auth, hook["id"], 4), timeout=30)
+        delivered = wait_until(lambda: all_delivered(client, auth, hook["id"], 4), timeout=30)
         seen = Counter(r.header("webhook-id") for r in receiver.requests)
     assert set(seen) == {d["id"] for d in delivered}
     assert all(seen[r.header("webhook-id")] == 2 for r in interrupted)
@@ -182,7 +184,7 @@ def test_a_standalone_worker_is_woken_by_notify(pg_url, pg_app, workers, receive
     hook = subscribe(client, auth, receiver.url)
     workers.start(pg_url, poll_interval="60s")
     publish(client, auth)
-    (delivery,) = wait_until(lambda: _all_delivered(client, auth, hook["id"], 1), timeout=15)
+    (delivery,) = wait_until(lambda: all_delivered(client, auth, hook["id"], 1), timeout=15)
     # The worker is idle now, asleep for up to a minute unless something wakes it.
     publish(client, auth)
     receiver.wait_for(2, timeout=15)

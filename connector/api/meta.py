@@ -7,7 +7,6 @@ from sqlalchemy import text
 
 from .. import __version__
 from ..accounts import set_notification_email
-from ..errors import ValidationError
 from .inputs import account, authenticate_request, json_body, service
 
 bp = Blueprint("meta", __name__)
@@ -35,10 +34,7 @@ def get_account() -> Response:
 @account_bp.patch("/account")
 def update_account() -> Response:
     body = json_body()
-    email = body.get("notification_email")
-    if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
-        raise ValidationError.at("$.notification_email", "must be an e-mail address or null")
-    me = set_notification_email(service().store, account(), email)
+    me = set_notification_email(service().store, account(), body.get("notification_email"))
     return jsonify({"id": me.id, "name": me.name, "notification_email": me.notification_email})
 
 
