@@ -19,7 +19,7 @@ from .errors import NotFound, Unauthorized, ValidationError
 from .store import Store, accounts, api_keys, new_id
 
 KEY_PREFIX = "hk_"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def set_notification_email(store: Store, account: Account, email: object) -> Acc
     """Where failure e-mails go; None stops them."""
     if email is None:
         address = None
-    elif isinstance(email, str) and _EMAIL.match(email) and len(email) <= 320:
+    elif isinstance(email, str) and _EMAIL.fullmatch(email) and len(email) <= 320:
         address = email
     else:
         raise ValidationError.at("$.notification_email", "must be an e-mail address or null")

@@ -102,7 +102,7 @@ class Settings:
             "lease_seconds": self.lease_seconds <= 0,
             "poll_interval": self.poll_interval <= 0,
             "failure_threshold": self.failure_threshold < 0,
-            "max_body_bytes": self.max_body_bytes < 1024,
+            "max_body_bytes": self.max_body_bytes < 1,
             "response_body_limit": self.response_body_limit < 0,
             "secret_grace": self.secret_grace < 0,
         }

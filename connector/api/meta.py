@@ -34,7 +34,9 @@ def get_account() -> Response:
 @account_bp.patch("/account")
 def update_account() -> Response:
     body = json_body()
-    me = set_notification_email(service().store, account(), body.get("notification_email"))
+    me = account()
+    if "notification_email" in body:  # like every PATCH: a missing field stays as it is
+        me = set_notification_email(service().store, me, body["notification_email"])
     return jsonify({"id": me.id, "name": me.name, "notification_email": me.notification_email})
 
 
