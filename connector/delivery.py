@@ -78,7 +78,9 @@ class Sender:
                 sock_read=s.read_timeout,
             ),
             trust_env=False,  # proxy settings are read once, from HOOKKIT_HTTP_PROXY
-            skip_auto_headers=("User-Agent",),
+            # No `skip_auto_headers=("User-Agent",)`: every request carries hookkit's own
+            # User-Agent (`payload.build_request`), and skipping makes aiohttp copy the
+            # headers on every request.
             auto_decompress=True,
         )
         return self

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +33,26 @@ class Published:
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "deliveries": self.deliveries}
+
+
+# The publish path's statements, built once: values travel as execution parameters, so
+# SQLAlchemy reuses the compiled statement without rebuilding the expression and its cache
+# key for every event.
+_SUBSCRIBED = (
+    select(subscriptions.c.id, subscriptions.c.filter, subscriptions.c.filters)
+    .join(subscription_events, subscription_events.c.subscription_id == subscriptions.c.id)
+    .where(
+        subscription_events.c.account_id == bindparam("account_id"),
+        subscription_events.c.event_type == bindparam("event_type"),
+        subscriptions.c.status == "active",
+        subscriptions.c.expires_at.is_(None) | (subscriptions.c.expires_at > bindparam("now")),
+    )
+)
+_SEEN = select(events.c.id, events.c.type, events.c.delivery_count).where(
+    events.c.account_id == bindparam("account_id"), events.c.idempotency_key == bindparam("key")
+)
+_INSERT_EVENT = events.insert()
+_INSERT_DELIVERIES = deliveries.insert()
 
 
 def publish(
@@ -68,24 +88,13 @@ def _store_event(
     now = time.time()
     with store.write() as conn:
         if key is not None:
-            seen = conn.execute(
-                select(events.c.id, events.c.type, events.c.delivery_count).where(
-                    events.c.account_id == account_id, events.c.idempotency_key == key
-                )
-            ).first()
+            seen = conn.execute(_SEEN, {"account_id": account_id, "key": key}).first()
             if seen is not None:
                 return Published(seen.id, seen.type, seen.delivery_count, created=False)
         event_id = new_id("evt")
         env = envelope(event_id, event_type, now, data)
         hooks = conn.execute(
-            select(subscriptions.c.id, subscriptions.c.filter, subscriptions.c.filters)
-            .join(subscription_events, subscription_events.c.subscription_id == subscriptions.c.id)
-            .where(
-                subscription_events.c.account_id == account_id,
-                subscription_events.c.event_type == event_type,
-                subscriptions.c.status == "active",
-                (subscriptions.c.expires_at.is_(None)) | (subscriptions.c.expires_at > now),
-            )
+            _SUBSCRIBED, {"account_id": account_id, "event_type": event_type, "now": now}
         ).all()
         targets = [
             hook.id for hook in hooks if passes(env, expression=hook.filter, filters=hook.filters)
@@ -113,16 +122,17 @@ def insert_event(
     claim it between this insert and the caller sending it.
     """
     conn.execute(
-        events.insert().values(
-            id=event_id,
-            account_id=account_id,
-            type=event_type,
-            data=data,
-            idempotency_key=key,
-            created_at=now,
-            is_test=lease_owner is not None,
-            delivery_count=len(hook_ids),
-        )
+        _INSERT_EVENT,
+        {
+            "id": event_id,
+            "account_id": account_id,
+            "type": event_type,
+            "data": data,
+            "idempotency_key": key,
+            "created_at": now,
+            "is_test": lease_owner is not None,
+            "delivery_count": len(hook_ids),
+        },
     )
     rows = [
         {
@@ -141,7 +151,7 @@ def insert_event(
         for hook_id in hook_ids
     ]
     if rows:
-        conn.execute(deliveries.insert(), rows)
+        conn.execute(_INSERT_DELIVERIES, rows)
     return [row["id"] for row in rows]
 
 

@@ -9,6 +9,11 @@ Nothing here raises anything but `MappingFailed` (or, for a bad expression, a 42
 `ValidationError`) whatever the event's data: a filter that cannot be evaluated does not
 pass, and a mapping that cannot produce a JSON object is a failed attempt, never a crash
 or a body that is not JSON.
+
+Evaluation is budgeted, and must never be unbounded: a few characters of JMESPath can
+describe gigabytes (`[@, @]` doubles its input, thirty pipes of it a billion copies), and
+one such mapping would take down the API that previews it and every worker that picks up
+its deliveries. Whatever outgrows the budget raises `MappingTooLarge`.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from typing import Any
 import jmespath
 from jmespath import exceptions as jexc
 from jmespath.parser import ParsedResult
+from jmespath.visitor import TreeInterpreter
 
 from .errors import FieldError, ValidationError
 
 __all__ = [
+    "MAX_RESULT_BYTES",
     "MappingFailed",
+    "MappingTooLarge",
     "apply_mapping",
     "compile_expression",
     "evaluate_filter",
@@ -35,6 +43,17 @@ __all__ = [
 
 class MappingFailed(Exception):
     """A valid expression could not be evaluated into what it must produce for one event."""
+
+
+class MappingTooLarge(MappingFailed):
+    """Evaluating an expression on one event would outgrow the budget below."""
+
+
+# The budget of one evaluation. Sizes are of the JSON a value serialises to, estimated (a
+# value referenced twice counts twice, as JSON writes it out twice).
+MAX_RESULT_BYTES = 1_048_576  # any one value built, and a mapping's result: a body's worth
+MAX_BUILT_BYTES = 32 * MAX_RESULT_BYTES  # everything built, compared or passed to functions
+MAX_STEPS = 1_000_000  # expression nodes visited: about a second of work at worst
 
 
 @lru_cache(maxsize=4096)
@@ -61,6 +80,8 @@ def compile_expression(expression: object, path: str) -> ParsedResult:
         raise _syntax_error(path, exc.msg, exc.lex_position, expression) from None
     except jexc.JMESPathError as exc:
         raise ValidationError.at(path, f"invalid JMESPath expression: {exc}") from None
+    except RecursionError:  # the parser recurses once per level of brackets and the like
+        raise ValidationError.at(path, "the expression is nested too deeply") from None
 
 
 def _syntax_error(path: str, msg: str, position: int, expression: str) -> ValidationError:
@@ -74,10 +95,17 @@ def _syntax_error(path: str, msg: str, position: int, expression: str) -> Valida
 
 
 def refused(
-    exc: MappingFailed, path: str, *, context: str = "", code: str = "mapping_invalid"
+    exc: MappingFailed,
+    path: str,
+    *,
+    context: str = "",
+    code: str = "mapping_invalid",
+    too_large: str = "mapping_too_large",
 ) -> ValidationError:
-    """The 422 for an expression that parses but fails on the data it was tried on."""
-    return ValidationError.at(path, f"{exc}{context}", code=code)
+    """The 422 for an expression that parses but fails on the data it was tried on: `code`,
+    or `too_large` when it outgrew the evaluation budget."""
+    chosen = too_large if isinstance(exc, MappingTooLarge) else code
+    return ValidationError.at(path, f"{exc}{context}", code=chosen)
 
 
 # What evaluating a valid expression over unforeseen data raises besides JMESPathError (a
@@ -87,21 +115,132 @@ def refused(
 _EVALUATION_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError)
 
 
-def _search(expression: str, envelope: dict[str, Any]) -> Any:
+# Nodes whose result is a new value rather than a part of their input.
+_BUILDERS = frozenset(
+    {
+        "multi_select_list",
+        "multi_select_dict",
+        "flatten",
+        "slice",
+        "projection",
+        "value_projection",
+        "filter_projection",
+        "function_expression",
+    }
+)
+
+
+class _Budgeted(TreeInterpreter):
+    """jmespath's interpreter, keeping one evaluation within `MAX_*`.
+
+    Every value the expression builds is measured when it is built, so growth stops at the
+    first step past the budget instead of after the last; comparisons and function calls
+    are charged the size of what they work through. Sizes are remembered per object, so a
+    value shared a million times over (what `[@, @]` makes) is measured once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+        self.built = 0
+        self._sizes: dict[int, tuple[object, int]] = {}  # the object too: its id stays unique
+
+    def size(self, value: object) -> int:
+        """About how many bytes of JSON `value` is."""
+        if not isinstance(value, dict | list):
+            return _scalar_size(value)
+        known = self._sizes.get(id(value))
+        if known is not None:
+            return known[1]
+        total = 1 + len(value)  # brackets and commas
+        if isinstance(value, dict):
+            total += sum(len(str(key)) + 3 for key in value)
+        for item in value.values() if isinstance(value, dict) else value:
+            if type(item) is str:  # the common case, without a call
+                total += len(item) + 2
+            else:
+                total += self.size(item)
+        self._sizes[id(value)] = (value, total)
+        return total
+
+    def charge(self, size: int) -> None:
+        self.built += size
+        if self.built > MAX_BUILT_BYTES:
+            raise MappingTooLarge(
+                f"too large: it builds or works through more than {MAX_BUILT_BYTES:,} bytes "
+                "of JSON in all"
+            )
+
+    def visit(self, node: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise MappingTooLarge(f"too large: it takes more than {MAX_STEPS:,} steps")
+        kind = node["type"]
+        method = self._method_cache.get(kind)  # jmespath's dispatch, inlined: this is hot
+        if method is None:
+            method = self._method_cache[kind] = getattr(self, f"visit_{kind}", self.default_visit)
+        result = method(node, *args, **kwargs)
+        if kind in _BUILDERS:
+            size = self.size(result)
+            if size > MAX_RESULT_BYTES:
+                raise MappingTooLarge(
+                    f"too large: it builds a value of about {size:,} bytes of JSON, more than "
+                    f"the {MAX_RESULT_BYTES:,} allowed"
+                )
+            self.charge(size)
+        return result
+
+    def visit_function_expression(self, node: dict[str, Any], value: Any) -> Any:
+        args = [self.visit(child, value) for child in node["children"]]
+        self.charge(sum(self.size(arg) for arg in args))
+        return self._functions.call_function(node["value"], args)
+
+    def visit_comparator(self, node: dict[str, Any], value: Any) -> Any:
+        left, right = (self.visit(child, value) for child in node["children"])
+        self.charge(min(self.size(left), self.size(right)))
+        # jmespath compares them as always, handed over as literals (visited once only).
+        given = [{"type": "literal", "value": left}, {"type": "literal", "value": right}]
+        return super().visit_comparator({**node, "children": given}, value)
+
+
+def _scalar_size(value: object) -> int:
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2  # digits, about, without writing them out
+    if isinstance(value, float):
+        return len(repr(value))
+    return 8  # an `&expr` reference
+
+
+def _search(expression: str, envelope: dict[str, Any]) -> tuple[Any, _Budgeted]:
+    """The expression's result, and the interpreter that measured it."""
+    interpreter = _Budgeted()
     try:
-        return _compile(expression).search(envelope)
+        return interpreter.visit(_compile(expression).parsed, envelope), interpreter
     except _EVALUATION_ERRORS as exc:
         raise MappingFailed(str(exc)) from None
 
 
 def apply_mapping(expression: str, envelope: dict[str, Any]) -> dict[str, Any]:
-    """Run a (previously validated) mapping; anything but a JSON object is a failure."""
+    """Run a (previously validated) mapping; anything but a JSON object is a failure, and so
+    is a result of more than `MAX_RESULT_BYTES` (`MappingTooLarge`)."""
     try:
-        result = _search(expression, envelope)
+        result, interpreter = _search(expression, envelope)
+    except MappingTooLarge as exc:
+        raise MappingTooLarge(f"mapping {exc}") from None
     except MappingFailed as exc:
         raise MappingFailed(f"mapping failed: {exc}") from None
     if not isinstance(result, dict):
         raise MappingFailed(f"mapping must produce a JSON object, got {_kind(result)}")
+    size = interpreter.size(result)
+    if size > MAX_RESULT_BYTES:  # e.g. `{all: data}` of an event larger than a body may be
+        raise MappingTooLarge(
+            f"mapping result too large: about {size:,} bytes of JSON, more than the "
+            f"{MAX_RESULT_BYTES:,} allowed"
+        )
     where = _not_json(result, "$")
     if where is not None:
         path, value = where
@@ -153,7 +292,9 @@ def evaluate_filter(expression: str, envelope: dict[str, Any]) -> bool:
     JMESPath truthiness: `false`, `null`, `""`, `[]` and `{}` are false; `0` is true.
     """
     try:
-        result = _search(expression, envelope)
+        result, _ = _search(expression, envelope)
+    except MappingTooLarge as exc:
+        raise MappingTooLarge(f"filter {exc}") from None
     except MappingFailed as exc:
         raise MappingFailed(f"filter failed: {exc}") from None
     if isinstance(result, bool):

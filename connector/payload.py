@@ -23,6 +23,8 @@ from .signing import sign
 
 USER_AGENT = f"hookkit/{__version__}"
 CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
+# Compact JSON, built once (`json.dumps` with options builds a new encoder on every call).
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def iso(ts: float | None) -> str | None:
@@ -118,7 +120,7 @@ def build_request(
         if spec.content_type == "form":
             payload = urlencode(flatten(body)).encode()
         else:
-            payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            payload = _JSON.encode(body).encode()
         headers["Content-Type"] = CONTENT_TYPES[spec.content_type]
         signed = payload
     headers["webhook-id"] = msg_id

@@ -35,6 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     text,
 )
 from sqlalchemy.engine import Connection, make_url
@@ -101,6 +102,25 @@ subscriptions = Table(
     Column("last_delivery", JSON),
     Index("ix_subscriptions_account", "account_id", "deleted_at", "created_at"),
 )
+# At most one live hook per account, event set and URL, however many identical subscribes
+# race each other. PostgreSQL indexes digests: a btree entry holds at most ~2.7 kB, less
+# than a long non-ASCII URL or a long event list takes; SQLite has no such limit.
+Index(
+    "uq_subscriptions_live",
+    subscriptions.c.account_id,
+    subscriptions.c.event_key,
+    subscriptions.c.target_url,
+    unique=True,
+    sqlite_where=subscriptions.c.deleted_at.is_(None),
+).ddl_if(dialect="sqlite")
+Index(
+    "uq_subscriptions_live_digest",
+    subscriptions.c.account_id,
+    func.md5(subscriptions.c.event_key),
+    func.md5(subscriptions.c.target_url),
+    unique=True,
+    postgresql_where=subscriptions.c.deleted_at.is_(None),
+).ddl_if(dialect="postgresql")
 
 # One row per (subscription, event type): the fan-out lookup at publish time is one index scan.
 subscription_events = Table(

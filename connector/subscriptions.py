@@ -4,6 +4,10 @@ Platforms call these on behalf of end users and each speaks a dialect: the targe
 as `target_url` (resthooks), `hookUrl`/`targetUrl`/`webhookUrl` (Zapier apps), `target` or
 `url` (Make, n8n). Subscribing twice returns the same hook (Pipedream and n8n re-run their
 activate step) and unsubscribing twice succeeds (Zapier cannot tell off from deleted).
+
+An account has at most one live hook per event set and URL: the database holds it to that
+(a unique index), so concurrent identical subscribes make one hook, and a PATCH that would
+make a second one is a conflict.
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
 
 from .catalog import Catalog
-from .errors import NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError
 from .events import sample_envelope
 from .mapping import MappingFailed, compile_expression, evaluate_filter, refused
 from .payload import BodySpec, RequestSpec, iso, render
@@ -105,7 +110,8 @@ HOOK_SCHEMA = validator_for(
             "active": {"type": "boolean"},
             "status": {"enum": ["active", "paused"]},
             "rate_limit": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000},
-            "expiration_date": {"type": ["string", "null"], "format": "date-time"},
+            # Parsed by `_timestamp`, which also takes a date-time without an offset.
+            "expiration_date": {"type": ["string", "null"], "maxLength": 100},
         },
     }
 )
@@ -115,6 +121,10 @@ HOOK_SCHEMA = validator_for(
 class Created:
     subscription: dict[str, Any]
     created: bool  # False: an identical subscription already existed
+
+
+# How often `update` checks a body again when the hook keeps changing under it.
+_UPDATE_ATTEMPTS = 3
 
 
 class Subscriptions:
@@ -131,16 +141,21 @@ class Subscriptions:
         """Create a hook, or return the identical one this account already has."""
         check(HOOK_SCHEMA, body)
         fields = self._fields(body, creating=True)
+        try:
+            return self._create(account_id, fields)
+        except IntegrityError:
+            # An identical subscribe committed between our look and our insert (PostgreSQL
+            # lets both look at once); the unique index stopped ours. Answer with its hook.
+            with self.store.read() as conn:
+                existing = _live_twin(conn, account_id, fields["event_key"], fields["target_url"])
+            if existing is None:
+                raise
+            return Created(serialize(existing), created=False)
+
+    def _create(self, account_id: str, fields: dict[str, Any]) -> Created:
         now = time.time()
         with self.store.write() as conn:
-            existing = conn.execute(
-                select(subscriptions).where(
-                    subscriptions.c.account_id == account_id,
-                    subscriptions.c.event_key == fields["event_key"],
-                    subscriptions.c.target_url == fields["target_url"],
-                    subscriptions.c.deleted_at.is_(None),
-                )
-            ).first()
+            existing = _live_twin(conn, account_id, fields["event_key"], fields["target_url"])
             if existing is not None:
                 return Created(serialize(existing), created=False)
             hook_id = new_id("hook")
@@ -178,23 +193,36 @@ class Subscriptions:
         return Created({**serialize(created), "secret": secret}, created=True)
 
     def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change the fields `body` gives; 409 if the hook would duplicate another live one.
+
+        The fields are checked before the write transaction opens: trying a mapping on every
+        subscribed event's sample takes a while, and SQLite has a single writer. Should the
+        hook change meanwhile in a way those checks read, they run again.
+        """
         check(HOOK_SCHEMA, body)
-        with self.store.write() as conn:
-            current = _owned(conn, account_id, hook_id)
+        for _ in range(_UPDATE_ATTEMPTS):
+            current = self.row(account_id, hook_id)
             fields = self._fields(body, creating=False, current=current)
-            if fields.get("status") == "active" and current.status == "failed":
-                fields["failure_streak"] = 0  # a user re-enabling a failed hook starts afresh
-            fields["updated_at"] = time.time()
-            conn.execute(subscriptions.update().where(subscriptions.c.id == hook_id).values(fields))
-            if "events" in fields:
-                conn.execute(
-                    subscription_events.delete().where(
-                        subscription_events.c.subscription_id == hook_id
+            try:
+                with self.store.write() as conn:
+                    latest = _owned(conn, account_id, hook_id)
+                    if _checked_fields(latest) != _checked_fields(current):
+                        continue
+                    return serialize(_apply(conn, latest, fields))
+            except IntegrityError:
+                # A concurrent subscribe or update took this event and URL first.
+                with self.store.read() as conn:
+                    twin = _live_twin(
+                        conn,
+                        account_id,
+                        fields.get("event_key", current.event_key),
+                        fields.get("target_url", current.target_url),
+                        other_than=hook_id,
                     )
-                )
-                _index_events(conn, hook_id, account_id, fields["events"])
-            row = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
-        return serialize(row)
+                if twin is None:
+                    raise
+                raise _duplicate(twin.id) from None
+        raise Conflict("the subscription kept changing while this update was checked; try again")
 
     def unsubscribe(self, account_id: str, hook_id: str) -> None:
         """Delete a hook; deleting it again is fine, another account's id is NotFound."""
@@ -318,6 +346,8 @@ class Subscriptions:
             out["status"] = body["status"]
         if "expiration_date" in body:
             out["expires_at"] = _timestamp(body["expiration_date"])
+        if "auth" in out or "headers" in out:
+            _refuse_two_authorizations(out, current)
         self._check_mapping(out, current)
         return out
 
@@ -360,7 +390,13 @@ class Subscriptions:
                 if expression is not None:
                     evaluate_filter(expression, sample)
             except MappingFailed as exc:
-                raise refused(exc, "$.filter", context=where, code="filter_invalid") from None
+                raise refused(
+                    exc,
+                    "$.filter",
+                    context=where,
+                    code="filter_invalid",
+                    too_large="filter_too_large",
+                ) from None
 
 
 def _target(body: dict[str, Any], *, required: bool) -> tuple[str, str] | None:
@@ -409,13 +445,103 @@ def _headers(headers: dict[str, str], current: dict[str, str]) -> dict[str, str]
     return out
 
 
+def _checked_fields(row: Row[Any]) -> tuple[Any, ...]:
+    """What `Subscriptions._fields` reads of a stored hook to check a body against it."""
+    return (row.events, row.mapping, row.filter, row.headers, row.auth)
+
+
+def _refuse_two_authorizations(fields: dict[str, Any], current: Row[Any] | None) -> None:
+    """Basic auth sets the Authorization header, so a custom one would be silently replaced."""
+    auth = fields["auth"] if "auth" in fields else getattr(current, "auth", None)
+    headers = fields["headers"] if "headers" in fields else getattr(current, "headers", None)
+    if auth is None:
+        return
+    for name in headers or {}:
+        if name.lower() == "authorization":
+            raise ValidationError.at(
+                f"$.headers.{name}",
+                "a custom Authorization header cannot be combined with basic auth, which sets "
+                "that header; keep one of them",
+            )
+
+
 def _timestamp(text: str | None) -> float | None:
+    """UNIX seconds of an ISO-8601 date-time; without an offset (or a bare date) it is UTC.
+
+    The year, in UTC, must be 1970-9999: hooks show the date formatted from these seconds,
+    which cannot hold a year past 9999, and an expiry before 1970 means nothing.
+    """
     if text is None:
         return None
+    path = "$.expiration_date"
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(text.upper())
     except ValueError:
-        raise ValidationError.at("$.expiration_date", "not an ISO-8601 date-time") from None
+        message = "not an ISO-8601 date-time, like 2027-01-01T00:00:00Z"
+        raise ValidationError.at(path, message) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        seconds = moment.timestamp()
+        year: int | None = datetime.fromtimestamp(seconds, tz=UTC).year
+    except (OverflowError, OSError, ValueError):
+        year = None
+    if year is None or not 1970 <= year <= 9999:
+        raise ValidationError.at(path, "must be in the years 1970 to 9999 (in UTC)")
+    return seconds
+
+
+def _live_twin(
+    conn: Connection,
+    account_id: str,
+    event_key: str,
+    target_url: str,
+    *,
+    other_than: str | None = None,
+) -> Row[Any] | None:
+    """The account's live hook for these events and URL (other than `other_than`), if any."""
+    query = select(subscriptions).where(
+        subscriptions.c.account_id == account_id,
+        subscriptions.c.event_key == event_key,
+        subscriptions.c.target_url == target_url,
+        subscriptions.c.deleted_at.is_(None),
+    )
+    if other_than is not None:
+        query = query.where(subscriptions.c.id != other_than)
+    return conn.execute(query).first()
+
+
+def _duplicate(twin_id: str) -> Conflict:
+    return Conflict(
+        f"subscription {twin_id} already sends these events to this URL; change or delete "
+        "that one instead",
+        code="duplicate_subscription",
+        extra={"duplicate_of": twin_id},
+    )
+
+
+def _apply(conn: Connection, current: Row[Any], fields: dict[str, Any]) -> Row[Any]:
+    """Write checked `fields` to the hook `current` (read in this transaction); the new row."""
+    if "event_key" in fields or "target_url" in fields:
+        twin = _live_twin(
+            conn,
+            current.account_id,
+            fields.get("event_key", current.event_key),
+            fields.get("target_url", current.target_url),
+            other_than=current.id,
+        )
+        if twin is not None:
+            raise _duplicate(twin.id)
+    values = {**fields, "updated_at": time.time()}
+    if values.get("status") == "active" and current.status != "active":
+        values["failure_streak"] = 0  # a user resuming a paused or failed hook starts afresh
+    conn.execute(subscriptions.update().where(subscriptions.c.id == current.id).values(values))
+    if "events" in values:
+        conn.execute(
+            subscription_events.delete().where(subscription_events.c.subscription_id == current.id)
+        )
+        _index_events(conn, current.id, current.account_id, values["events"])
+    return conn.execute(select(subscriptions).where(subscriptions.c.id == current.id)).one()
 
 
 def _index_events(conn: Connection, hook_id: str, account_id: str, names: list[str]) -> None:
@@ -457,7 +583,9 @@ def remove(conn: Connection, hook_id: str, now: float) -> None:
 
 
 def request_spec(row: Any) -> RequestSpec:
-    """How a stored hook's requests look; shared by the worker, test sends and samples."""
+    """How a stored hook's requests look: `outbox` builds every send from it (deliveries,
+    retries, redeliveries, test sends). The samples endpoint shapes bodies from the same
+    mapping and custom values itself (`api.event_types`), not through this."""
     return RequestSpec(
         url=row.target_url,
         method=row.method,

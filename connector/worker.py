@@ -62,7 +62,7 @@ class Worker:
         self.clock = clock
         self.policy = RetryPolicy(self.settings.retry_schedule, self.settings.retry_jitter)
         self.owner = new_id("wrk")
-        self.capacity = self.settings.max_in_flight * 2  # claimed and held at once
+        self.capacity = self.settings.max_in_flight * 2  # claimed and not yet sent, at once
         self.host_capacity = self.settings.max_per_host * 2
         self.recorded = 0  # attempts written back by this worker
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -138,7 +138,7 @@ class Worker:
         while not self._stop.is_set():
             self._wake.clear()
             jobs: list[Job] = []
-            if len(self._held) < self.capacity:
+            if self._room() > 0:
                 try:
                     jobs = await self._db(
                         outbox.claim,
@@ -161,13 +161,29 @@ class Worker:
                     continue  # there may be more; an empty claim ends the round
             await self._sleep(await self._idle_delay())
 
+    def _room(self) -> int:
+        """How many more deliveries a claim may take.
+
+        A job counts against `capacity` from its claim until its send finishes, not until its
+        result is written back, so the sender keeps `max_in_flight` requests going while
+        results are being recorded. Results awaiting the database are capped at `capacity`
+        too: while the database refuses them, claiming stops.
+        """
+        finished = len(self._finished)
+        return self.capacity - max(len(self._held) - finished, finished)
+
     def _quota(self) -> Quota:
         # A job still waiting for its rate-limit token does not count toward its host: the
         # hook's own cap bounds those, and a throttled hook must not crowd out its host-mates.
+        # Nor does a job already sent: it no longer occupies the host.
         now = self.clock()
-        ready = Counter(job.host for job in self._held.values() if self._ready_at[job.id] <= now)
+        ready = Counter(
+            job.host
+            for job in self._held.values()
+            if self._ready_at[job.id] <= now and job.id not in self._finished
+        )
         return Quota(
-            total=self.capacity - len(self._held),
+            total=self._room(),
             per_host=self.host_capacity,
             held_hosts=ready,
             held_hooks=self._hooks,
@@ -188,7 +204,7 @@ class Worker:
     async def _idle_delay(self) -> float:
         """Sleep until the next retry is due, at most one poll interval."""
         poll = self.settings.poll_interval
-        if len(self._held) >= self.capacity:
+        if self._room() <= 0:
             return poll  # a recorded result wakes us
         try:
             due = await self._db(outbox.next_due, self.store)
@@ -236,7 +252,7 @@ class Worker:
         wait = self._ready_at[job.id] - self.clock()
         if wait > 0:
             await asyncio.sleep(wait)
-        slot = self._host_slots.setdefault(job.host, asyncio.Semaphore(self.settings.max_per_host))
+        slot = self._host_slot(job.host)
         task = asyncio.current_task()
         assert task is not None
         async with slot, self._global:
@@ -252,6 +268,12 @@ class Worker:
                 self._sending.discard(task)
         self._finished.add(job.id)
         await self._results.put(result)
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._host_slots.get(host)
+        if slot is None:
+            slot = self._host_slots[host] = asyncio.Semaphore(self.settings.max_per_host)
+        return slot
 
     def _rate_delay(self, job: Job) -> float:
         """Take the job's rate-limit token now (claim order is send order); seconds to wait."""

@@ -469,6 +469,11 @@ def test_preview_without_a_mapping_is_the_envelope(client, auth):
             "$.mapping",
             "expected 1 argument",
         ),
+        (
+            {"event_type": "share", "mapping": "(" * 2000 + "data" + ")" * 2000},
+            "$.mapping",
+            "nested too deeply",
+        ),
         ({"event_type": "nope"}, "$.event_type", "unknown event type"),
         ({"mapping": "data"}, "$.event_type", "give an event_type"),
         ({"event_type": "share", "custom_values": ["x"]}, "$.custom_values", "not of type"),
@@ -480,6 +485,89 @@ def test_preview_refuses_what_cannot_be_mapped(client, auth, body, path, words):
     assert response.status_code == 422
     assert response.json["errors"][0]["path"] == path
     assert words in response.json["errors"][0]["message"].lower()
+
+
+# -- runaway expressions ----------------------------------------------------------------------
+
+# Each step doubles the JSON: thirty of them would be gigabytes, built in a few calls.
+DOUBLING = " | [@, @]" * 30
+RUNAWAY = [
+    "{x: data" + DOUBLING + "}",  # one value referenced twice per step
+    "{x: [data]" + " | [@, @][]" * 30 + "}",  # a list really copied twice per step
+    "{x: type" + " | join('', [@, @])" * 30 + "}",  # a string
+    "{x: data" + " | [@, @]" * 16 + " | to_string(@)}",  # written out by one call
+    "{x: [type]" + " | [@, @][]" * 12 + " | [*].to_string(@" + " | [@, @]" * 16 + ")}",  # by many
+]
+# Runs away only on events whose `variables` say so, not on the catalog sample.
+ON_BOOM = "(data.variables.boom && (data" + DOUBLING + "))"
+
+
+def _try_mapping(client, auth, where: str, mapping: str):
+    """Send `mapping` where it is evaluated on the session sample: the response, the field."""
+    if where == "subscribe":
+        body = {"event": "session", "url": "http://127.0.0.1:9/x", "mapping": mapping}
+        return client.post("/v1/hooks", json=body, headers=auth), "$.mapping"
+    if where == "update":
+        hook = subscribe(client, auth, "http://127.0.0.1:9/x")
+        path = f"/v1/hooks/{hook['id']}"
+        return client.patch(path, json={"mapping": mapping}, headers=auth), "$.mapping"
+    if where == "preview":
+        body = {"event_type": "session", "mapping": mapping}
+        return client.post("/v1/mappings/preview", json=body, headers=auth), "$.mapping"
+    query = {"mapping": mapping}
+    shown = client.get("/v1/event-types/session/samples", query_string=query, headers=auth)
+    return shown, "$.query.mapping"
+
+
+@pytest.mark.parametrize("where", ["subscribe", "update", "preview", "samples"])
+@pytest.mark.parametrize("mapping", RUNAWAY)
+def test_mappings_that_run_away_are_refused(client, auth, where, mapping):
+    """A mapping whose result outgrows the evaluation budget is a 422 `mapping_too_large`."""
+    response, path = _try_mapping(client, auth, where, mapping)
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "mapping_too_large"
+    assert [e["path"] for e in response.json["errors"]] == [path]
+    assert "too large" in response.json["errors"][0]["message"]
+
+
+def test_filters_that_run_away_are_refused(client, auth):
+    """A filter that outgrows the evaluation budget on the sample is a 422 `filter_too_large`."""
+    body = {"event": "session", "url": "http://127.0.0.1:9/x", "filter": "data" + DOUBLING}
+    response = client.post("/v1/hooks", json=body, headers=auth)
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "filter_too_large"
+    assert [e["path"] for e in response.json["errors"]] == ["$.filter"]
+
+
+def test_a_filter_that_runs_away_on_an_event_does_not_pass_it(client, auth):
+    """An event on which a hook's filter outgrows the budget creates no delivery for it."""
+    render = "render.completed"
+    hook = {"filter": f"{ON_BOOM} || data.width > `1000`"}
+    subscribe(client, auth, "http://127.0.0.1:9/x", event=render, **hook)
+    assert publish(client, auth, sample(render), type=render)["deliveries"] == 1
+    boom = patched(render, {"variables.boom": True})
+    assert publish(client, auth, boom, type=render)["deliveries"] == 0
+
+
+def test_a_mapping_that_runs_away_on_an_event_fails_that_delivery_only(client, auth, receiver):
+    """A mapping outgrowing the budget on one event records why and sends it not; others go."""
+    render = "render.completed"
+    mapping = f"{{x: {ON_BOOM} || data.variables.title}}"
+    hook = subscribe(client, auth, receiver.url, event=render, mapping=mapping)
+    boom = publish(client, auth, patched(render, {"variables.boom": True}), type=render)
+    publish(client, auth, sample(render), type=render)
+
+    (request,) = receiver.wait_for(1)
+    assert request.json() == {"x": "Hello World"}
+
+    def failed():
+        found = client.get(f"/v1/hooks/{hook['id']}/deliveries?status=failed", headers=auth).json
+        return found["deliveries"]
+
+    (delivery,) = wait_until(failed)
+    assert delivery["event_id"] == boom["id"]
+    assert "too large" in delivery["attempts"][0]["error"]
+    assert len(receiver.requests) == 1
 
 
 # -- output fields -----------------------------------------------------------------------------
@@ -548,6 +636,8 @@ def test_output_fields_follow_a_hooks_mapping_and_custom_values(client, auth):
         ("2001-02-03T04:05:06Z", "2001-02-03T04:05:06.000Z", 0),
         ("2001-02-03T05:05:06+01:00", "2001-02-03T04:05:06.000Z", 0),
         ("2999-01-01T00:00:00Z", "2999-01-01T00:00:00.000Z", 1),
+        ("2001-02-03T04:05:06", "2001-02-03T04:05:06.000Z", 0),  # no offset: UTC
+        ("2999-01-01", "2999-01-01T00:00:00.000Z", 1),  # a date: its midnight, UTC
     ],
 )
 def test_expired_hooks_receive_nothing(client, auth, receiver, expiration_date, shown, deliveries):
