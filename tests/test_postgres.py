@@ -128,6 +128,9 @@ def test_two_workers_deliver_every_message_exactly_once(pg_url, pg_app, workers)
     with Receiver(lambda _request: Reply(delay=0.005)) as a, Receiver() as b:
         hooks = [subscribe(client, auth, f"{r.url}/{n}")["id"] for r in (a, b) for n in range(2)]
         procs = [workers.start(pg_url, max_per_host=4), workers.start(pg_url, max_per_host=4)]
+        # Both must be up before the work arrives, or the first may take all of it.
+        for proc in procs:
+            wait_until(lambda proc=proc: "started" in workers.output(proc), timeout=30)
         for _ in range(events):
             publish(client, auth)
         total = events * per_event
