@@ -27,7 +27,11 @@ from .subscriptions import remove, request_spec, signing_secrets
 
 @dataclass(frozen=True)
 class Job:
-    """One claimed delivery with everything needed to send it, read in the claim query."""
+    """One claimed delivery with everything needed to send it, read when it was claimed.
+
+    Jobs of one hook share its `spec` and `secrets`, jobs of one event its `envelope`:
+    all of them are read-only.
+    """
 
     id: str
     account_id: str
@@ -150,7 +154,7 @@ def _jobs(conn: Any, rows: Sequence[Any], now: float) -> list[Job]:
 
     A batch usually holds many deliveries of few hooks, and a fanned-out event many
     deliveries of one event: their JSON is decoded, and their envelope and request spec
-    built, once for all of them. Jobs of one event share its envelope (read-only).
+    built, once for all of them.
     """
     event_rows = conn.execute(_EVENTS_BY_ID, {"ids": list({row.event_id for row in rows})})
     envelopes = {e.id: envelope(e.id, e.type, e.created_at, e.data) for e in event_rows}

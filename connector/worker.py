@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import outbox
@@ -118,14 +120,15 @@ class Worker:
         listener = await self._start_listener()
         self._ready.set()
         log.info("worker %s started", self.owner)
-        async with Sender(self.settings) as sender:
-            self._sender = sender
-            writer = asyncio.create_task(self._write_results())
-            renewer = asyncio.create_task(self._renew_leases())
-            try:
-                await self._claim_loop()
-            finally:
-                released = await self._shutdown(writer, renewer, listener)
+        with ThreadPoolExecutor(1, thread_name_prefix="hookkit-db") as self._database:
+            async with Sender(self.settings) as sender:
+                self._sender = sender
+                writer = asyncio.create_task(self._write_results())
+                renewer = asyncio.create_task(self._renew_leases())
+                try:
+                    await self._claim_loop()
+                finally:
+                    released = await self._shutdown(writer, renewer, listener)
         log.info(
             "worker %s stopped: %d attempts recorded, %d claims released",
             self.owner,
@@ -193,9 +196,16 @@ class Worker:
         )
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking store call off the loop (inline once the interpreter is exiting)."""
+        """Run a blocking store call off the loop (inline once the interpreter is exiting).
+
+        All of them on one thread of this worker's: they are short transactions that SQLite
+        runs one at a time anyway, and one thread keeps them from queueing on the write lock
+        and from spreading their native memory over several malloc arenas (measured: the
+        worker's RSS grew 1-3 MiB more while draining 20,000 deliveries on a thread pool).
+        """
+        call = functools.partial(fn, *args, **kwargs)
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._database, call)
         except RuntimeError as exc:
             if "shutdown" not in str(exc):
                 raise
