@@ -224,15 +224,20 @@ def _search(expression: str, envelope: dict[str, Any]) -> tuple[Any, _Budgeted]:
         raise MappingFailed(str(exc)) from None
 
 
+def _run(what: str, expression: str, envelope: dict[str, Any]) -> tuple[Any, _Budgeted]:
+    """`_search` with errors that say whether a mapping or a filter failed."""
+    try:
+        return _search(expression, envelope)
+    except MappingTooLarge as exc:
+        raise MappingTooLarge(f"{what} {exc}") from None
+    except MappingFailed as exc:
+        raise MappingFailed(f"{what} failed: {exc}") from None
+
+
 def apply_mapping(expression: str, envelope: dict[str, Any]) -> dict[str, Any]:
     """Run a (previously validated) mapping; anything but a JSON object is a failure, and so
     is a result of more than `MAX_RESULT_BYTES` (`MappingTooLarge`)."""
-    try:
-        result, interpreter = _search(expression, envelope)
-    except MappingTooLarge as exc:
-        raise MappingTooLarge(f"mapping {exc}") from None
-    except MappingFailed as exc:
-        raise MappingFailed(f"mapping failed: {exc}") from None
+    result, interpreter = _run("mapping", expression, envelope)
     if not isinstance(result, dict):
         raise MappingFailed(f"mapping must produce a JSON object, got {_kind(result)}")
     size = interpreter.size(result)
@@ -291,12 +296,7 @@ def evaluate_filter(expression: str, envelope: dict[str, Any]) -> bool:
 
     JMESPath truthiness: `false`, `null`, `""`, `[]` and `{}` are false; `0` is true.
     """
-    try:
-        result, _ = _search(expression, envelope)
-    except MappingTooLarge as exc:
-        raise MappingTooLarge(f"filter {exc}") from None
-    except MappingFailed as exc:
-        raise MappingFailed(f"filter failed: {exc}") from None
+    result, _ = _run("filter", expression, envelope)
     if isinstance(result, bool):
         return result
     return not (result is None or (isinstance(result, str | list | dict) and not result))
