@@ -8,6 +8,6 @@ from connector.cli import main
 if __name__ == "__main__":
     main(["serve"])
 else:
-    from connector import create_app
+    from connector.cli.serve import wsgi_app
 
-    app = create_app()
+    app = wsgi_app()

@@ -34,11 +34,10 @@ sys.path.insert(0, str(HERE.parent))
 import requests  # noqa: E402
 from sqlalchemy import select as sql_select  # noqa: E402
 
-from connector.accounts import ensure_account  # noqa: E402
 from connector.config import Settings  # noqa: E402
+from connector.hooks.accounts import ensure_account  # noqa: E402
 from connector.service import Hookkit  # noqa: E402
-from connector.store import deliveries, events  # noqa: E402
-from connector.worker import Worker  # noqa: E402
+from connector.store.tables import deliveries, events  # noqa: E402
 
 EVENT_TYPE = "binding.failed"
 READ_TIMEOUT = 2.0
@@ -93,7 +92,7 @@ def service(tmp: Path, name: str, *, worker: bool) -> Hookkit:
 
 
 def start_worker(hk: Hookkit) -> None:
-    hk.worker = Worker(hk)
+    hk.worker = hk.new_worker()
     hk.worker.start()
 
 
@@ -135,7 +134,7 @@ def steady(tmp: Path, healthy: ReceiverProcess, dead: ReceiverProcess, hang: boo
         sample = hk.catalog.get(EVENT_TYPE).sample
         started = time.monotonic()
         for n in range(p.events):
-            hk.publish(account, EVENT_TYPE, sample)
+            hk.publisher.publish(account, EVENT_TYPE, sample)
             pause = started + (n + 1) / p.rate - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -155,12 +154,12 @@ def backlog(tmp: Path, healthy: ReceiverProcess, dead: ReceiverProcess, hang: bo
         other = dead.url(run, "hang" if hang else "0", "x")
         hk.subscriptions.subscribe(account, {"event": EVENT_TYPE, "target_url": other})
         for _ in range(p.backlog):
-            hk.publish(account, EVENT_TYPE, sample)
+            hk.publisher.publish(account, EVENT_TYPE, sample)
         hooks_only_healthy = [healthy.url(account, "0", f"h{n}") for n in range(9)]
         for url in hooks_only_healthy:
             hk.subscriptions.subscribe(account, {"event": EVENT_TYPE, "target_url": url})
         for _ in range(p.backlog // 9):
-            hk.publish(account, EVENT_TYPE, sample)
+            hk.publisher.publish(account, EVENT_TYPE, sample)
         expected = 9 * (p.backlog // 9)
         started = time.time()
         start_worker(hk)

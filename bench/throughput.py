@@ -44,11 +44,10 @@ import aiohttp  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from connector.accounts import ensure_account  # noqa: E402
 from connector.config import Settings  # noqa: E402
+from connector.hooks.accounts import ensure_account  # noqa: E402
 from connector.service import Hookkit  # noqa: E402
-from connector.store import attempts, deliveries  # noqa: E402
-from connector.worker import Worker  # noqa: E402
+from connector.store.tables import attempts, deliveries  # noqa: E402
 
 EVENT_TYPE = "binding.failed"  # a small event: ~250-byte body, like the raw clients send
 SLOW_MS = 50
@@ -415,9 +414,9 @@ def new_service(tmp: Path, name: str, **overrides: Any) -> Hookkit:
     return Hookkit(Settings(**{**values, **overrides}), start_worker=False)
 
 
-def start_worker(service: Hookkit) -> Worker:
-    worker = Worker(service)
-    service.worker = worker  # publish() wakes it from now on
+def start_worker(service: Hookkit) -> Any:
+    worker = service.new_worker()
+    service.worker = worker
     worker.start()
     return worker
 
@@ -478,7 +477,7 @@ def publish_many(service: Hookkit, account_id: str, data: Any, n: int, deadline:
     end = time.monotonic() + deadline
     started = time.perf_counter()
     for _ in range(n):
-        service.publish(account_id, EVENT_TYPE, data)
+        service.publisher.publish(account_id, EVENT_TYPE, data)
         if time.monotonic() > end:
             raise TimeoutError(f"publishing {n} events took longer than {deadline:g}s")
     return time.perf_counter() - started
@@ -761,7 +760,9 @@ class Bench:
                         started, cpu = time.perf_counter(), time.process_time()
                         done = 0
                         for _ in range(p.naive_n):
-                            published = service.publish(account.id, EVENT_TYPE, self.sample)
+                            published = service.publisher.publish(
+                                account.id, EVENT_TYPE, self.sample
+                            )
                             post(
                                 r.url("naive"),
                                 data=sample_body(self.sample, done, published.id),
@@ -875,7 +876,7 @@ class Bench:
                     else:
                         behind = max(behind, -pause)
                     at = time.time()
-                    event_id = service.publish(account.id, EVENT_TYPE, self.sample).id
+                    event_id = service.publisher.publish(account.id, EVENT_TYPE, self.sample).id
                     published[event_id] = (at, time.time())
                 achieved = total / (time.monotonic() - start)
                 stats = r.wait_count("lat", total, 30)
@@ -942,14 +943,14 @@ class Bench:
             subscribe_seconds = time.perf_counter() - started
             subscribe(service, one.id, r.url("fan1"))
             for _ in range(5):  # warm both paths
-                service.publish(one.id, EVENT_TYPE, self.sample)
-            service.publish(many.id, EVENT_TYPE, self.sample)
+                service.publisher.publish(one.id, EVENT_TYPE, self.sample)
+            service.publisher.publish(many.id, EVENT_TYPE, self.sample)
 
             def timed(account_id: str, n: int) -> list[float]:
                 out = []
                 for _ in range(n):
                     t0 = time.perf_counter()
-                    published = service.publish(account_id, EVENT_TYPE, self.sample)
+                    published = service.publisher.publish(account_id, EVENT_TYPE, self.sample)
                     out.append(time.perf_counter() - t0)
                     assert published.deliveries in (1, p.fanout_hooks), published
                 return out

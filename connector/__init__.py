@@ -2,14 +2,32 @@
 
 Public entry points: `create_app(config)` (the Flask application), `emit(...)` (publish an
 event in-process) and `verify(...)` (check a delivery's signature, for receivers).
+
+A light face: `verify` and `SignatureError` import the standard library only, so a receiver
+that verifies deliveries never loads Flask, SQLAlchemy, aiohttp or jsonschema;
+`create_app`, `emit` and `HookkitError` load the service on first use.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
-from .errors import HookkitError
-from .factory import create_app, emit
-from .signing import SignatureError, verify
+from .version import __version__
+from .wire.signing import SignatureError, verify
+
+if TYPE_CHECKING:
+    from .embed import emit
+    from .errors import HookkitError
+    from .factory import create_app
 
 __all__ = ["HookkitError", "SignatureError", "__version__", "create_app", "emit", "verify"]
+
+_LAZY = {"create_app": "factory", "emit": "embed", "HookkitError": "errors"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

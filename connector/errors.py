@@ -1,8 +1,9 @@
 """The one exception tree of hookkit; `api.problems` turns each into problem+json.
 
-Every error a client can cause is a `HookkitError` that knows its HTTP status and a stable
-machine-readable `code`, so views never build error responses by hand and no client input
-can surface as a 500::
+Every error a client can cause is a `HookkitError` whose class knows its HTTP status and a
+stable machine-readable `code`: one class per code, so views never build error responses
+by hand and no client input can surface as a 500. The status and code live on the classes
+alone; `for_status` finds the class for a status that Flask or Werkzeug raised itself::
 
     HookkitError
     ├── BadRequest (400 bad_request)
@@ -11,12 +12,23 @@ can surface as a 500::
     ├── NotFound (404 not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
+    │   ├── DuplicateSubscription (409 duplicate_subscription)   extra: duplicate_of
+    │   ├── HookDeleted (409 hook_deleted)
+    │   ├── HookNotActive (409 hook_not_active)
+    │   ├── RetryOfTestSend (409 test_delivery)
+    │   └── DeliveryInFlight (409 delivery_in_flight)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── ValidationError (422 validation_failed)      carries errors=[FieldError]
-    │   └── UnsafeTarget (422 unsafe_target_url)
+    │   ├── UnsafeTarget (422 unsafe_target_url)
+    │   ├── InvalidMapping (422 mapping_invalid)
+    │   ├── MappingTooLarge (422 mapping_too_large)
+    │   ├── InvalidFilter (422 filter_invalid)
+    │   └── FilterTooLarge (422 filter_too_large)
     ├── RateLimited (429 rate_limited)
     └── CatalogError (not HTTP: a bad schema/sample file stops start-up)
+
+This module imports nothing of hookkit and nothing outside the standard library.
 """
 
 from __future__ import annotations
@@ -48,16 +60,18 @@ class HookkitError(Exception):
         detail: str | None = None,
         *,
         errors: Iterable[FieldError] = (),
-        code: str | None = None,
         extra: dict[str, object] | None = None,
     ) -> None:
         self.detail = detail or self.title
         self.errors = list(errors)
         # More members for the problem body, e.g. a parser's `position` in an expression.
         self.extra = dict(extra or {})
-        if code is not None:
-            self.code = code
         super().__init__(self.detail)
+
+    @staticmethod
+    def for_status(status: int) -> type[HookkitError] | None:
+        """The general class of an HTTP status (404 → NotFound), None for one we never use."""
+        return next((cls for cls in HookkitError.__subclasses__() if cls.status == status), None)
 
 
 class BadRequest(HookkitError):
@@ -84,6 +98,35 @@ class Conflict(HookkitError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class DuplicateSubscription(Conflict):
+    """Another live hook of the account already sends these events to this URL."""
+
+    code, title = "duplicate_subscription", "Duplicate subscription"
+
+    def __init__(self, twin_id: str) -> None:
+        super().__init__(
+            f"subscription {twin_id} already sends these events to this URL; change or delete "
+            "that one instead",
+            extra={"duplicate_of": twin_id},
+        )
+
+
+class HookDeleted(Conflict):
+    code, title = "hook_deleted", "Subscription deleted"
+
+
+class HookNotActive(Conflict):
+    code, title = "hook_not_active", "Subscription not active"
+
+
+class RetryOfTestSend(Conflict):
+    code, title = "test_delivery", "Test sends are not retried"
+
+
+class DeliveryInFlight(Conflict):
+    code, title = "delivery_in_flight", "Delivery in flight"
+
+
 class PayloadTooLarge(HookkitError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
@@ -103,6 +146,24 @@ class ValidationError(HookkitError):
 
 class UnsafeTarget(ValidationError):
     code, title = "unsafe_target_url", "Target URL not allowed"
+
+
+class InvalidMapping(ValidationError):
+    """A mapping parses but cannot give an object for the event it was tried on."""
+
+    code, title = "mapping_invalid", "Mapping cannot be applied"
+
+
+class MappingTooLarge(ValidationError):
+    code, title = "mapping_too_large", "Mapping outgrew its evaluation budget"
+
+
+class InvalidFilter(ValidationError):
+    code, title = "filter_invalid", "Filter cannot be evaluated"
+
+
+class FilterTooLarge(ValidationError):
+    code, title = "filter_too_large", "Filter outgrew its evaluation budget"
 
 
 class RateLimited(HookkitError):

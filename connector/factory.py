@@ -1,63 +1,42 @@
-"""The Flask application factory and the in-process `emit`."""
+"""The Flask application factory.
+
+`create_app(config)` uses exactly the configuration it is given (a `Settings`, or a mapping
+of Settings field names over the defaults) and never reads the environment: entry points
+(`cli`, `app.py`) do that, and configure logging. Closing the service is the caller's job
+(`Hookkit.of(app).close()`; the entry points do it at exit).
+"""
 
 from __future__ import annotations
 
-import atexit
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
+from .api import register
+from .catalog import Catalog
+from .clock import Clock, system_clock
 from .config import Settings
-from .service import Hookkit
+from .service import EXTENSION, Hookkit
 
 
-def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
-    """Build the service: settings from the environment, overridden by `config`.
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None,
+    *,
+    clock: Clock = system_clock,
+    catalog: Catalog | None = None,
+) -> Flask:
+    """Build the service on `config` alone.
 
     `config` is a `Settings`, or a mapping of Settings field names to values (strings are
-    parsed like the environment's), e.g. `create_app({"database_url": "sqlite:///x.db"})`.
+    parsed like the environment's) applied over the defaults, e.g.
+    `create_app({"database_url": "sqlite:///x.db"})`. `clock` and an already loaded
+    `catalog` may be injected (tests move the clock and share one catalog).
     """
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = Settings.from_env().with_overrides(config or {})
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    settings = config if isinstance(config, Settings) else Settings().with_overrides(config or {})
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    service = Hookkit(settings)
-    app.extensions["hookkit"] = service
-    atexit.register(service.close)
-
-    from .api import register
-
+    app.extensions[EXTENSION] = Hookkit(settings, clock=clock, catalog=catalog)
     register(app)
     return app
-
-
-def service_of(app: Flask | None = None) -> Hookkit:
-    return (app or current_app).extensions["hookkit"]  # type: ignore[no-any-return]
-
-
-def emit(
-    event_type: str,
-    data: Any,
-    *,
-    account: str,
-    id: str | None = None,
-    app: Flask | None = None,
-) -> dict[str, Any]:
-    """Publish an event without HTTP, exactly as `POST /v1/events` would.
-
-    `account` is the account's name (as given to `keys create`); `app` defaults to the
-    current Flask app. Raises `ValidationError` (with every failing path) on bad data.
-    """
-    from .accounts import account_by_name
-
-    service = service_of(app)
-    owner = account_by_name(service.store, account)
-    return service.publish(owner.id, event_type, data, idempotency_key=id).as_dict()

@@ -1,105 +1,95 @@
 """`Hookkit`: the running service's parts wired together, shared by the API, CLI and `emit`.
 
-It owns the store, the catalog, the subscription use cases and (when embedded) the
-delivery worker, and offers the operations that cross them: publish-and-wake, test sends.
+It builds the store, the catalog, the use cases of every layer and (when embedded) the
+delivery worker, all on one `Settings` and one clock, and hands them out. It holds no
+logic of its own: each operation lives in the layer it belongs to, and this module must
+never grow one (a view calls `hookkit.subscriptions.update(...)`, not `hookkit.update`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
+from collections.abc import Sequence
 from typing import Any
 
-from . import events as events_mod
-from . import outbox
 from .catalog import Catalog
+from .clock import Clock, system_clock
 from .config import Settings
-from .delivery import RetryPolicy, Sender, attempt
-from .events import Published, insert_event
-from .history import get as get_delivery
-from .notify import Notifier
-from .outbox import Notice
-from .store import Store, new_id
-from .subscriptions import Subscriptions
-from .worker import Worker
+from .delivery.history import DeliveryLog
+from .delivery.jobs import Notice
+from .delivery.notify import Notifier
+from .delivery.sample_send import SampleSender
+from .delivery.worker import Worker
+from .events.publish import Publisher
+from .hooks.subscriptions import Subscriptions
+from .store.database import Store
+from .store.signal import QueueSignal
 
 log = logging.getLogger("hookkit")
 
+EXTENSION = "hookkit"  # the key of the running service in `app.extensions`
+
 
 class Hookkit:
-    def __init__(self, settings: Settings, *, start_worker: bool | None = None) -> None:
+    """One service: every part built on the same settings, store, catalog and clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        catalog: Catalog | None = None,
+        start_worker: bool | None = None,
+    ) -> None:
+        """`catalog` may be passed in when it was loaded already (tests share one);
+        `start_worker` overrides `settings.embedded_worker`."""
         self.settings = settings
-        self.catalog = Catalog.load(settings.schemas_dir, settings.samples_dir)
+        self.clock = clock
+        self.catalog = catalog or Catalog.load(settings.schemas_dir, settings.samples_dir)
         self.store = Store(settings.database_url)
         self.store.create_schema()
+        self.signal = QueueSignal()
+        self.publisher = Publisher(self.store, self.catalog, clock, self.signal)
         self.subscriptions = Subscriptions(
-            self.store, self.catalog, allow_private=settings.allow_private_targets
+            self.store,
+            self.catalog,
+            clock,
+            self.signal,
+            allow_private=settings.allow_private_targets,
         )
-        self.notifier = Notifier(settings, self.store)
+        self.deliveries = DeliveryLog(self.store, clock, self.signal)
+        self.notifier = Notifier(settings, self.store, clock=clock)
+        self.test_sends = SampleSender(
+            settings, self.store, self.catalog, self.subscriptions, clock=clock, notify=self.notify
+        )
         self.worker: Worker | None = None
         if settings.embedded_worker if start_worker is None else start_worker:
-            self.worker = Worker(self)
+            self.worker = self.new_worker()
             self.worker.start()
 
-    def publish(
-        self, account_id: str, event_type: object, data: object, idempotency_key: object = None
-    ) -> Published:
-        """Store an event with its deliveries, then wake the in-process worker."""
-        published = events_mod.publish(
-            self.store, self.catalog, account_id, event_type, data, idempotency_key=idempotency_key
-        )
-        if published.deliveries and self.worker is not None:
-            self.worker.wake()
-        return published
+    @staticmethod
+    def of(app: Any) -> Hookkit:
+        """The service a Flask app (`create_app`) runs."""
+        return app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
-    def wake(self) -> None:
-        if self.worker is not None:
-            self.worker.wake()
+    def new_worker(self) -> Worker:
+        """A delivery worker on this service's store and clock, woken by its queue signal."""
+        worker = Worker(self.settings, self.store, clock=self.clock, notify=self.notify)
+        self.signal.listen(worker.wake)
+        return worker
 
-    def test_send(self, account_id: str, hook_id: str) -> dict[str, Any]:
-        """Send the hook's first event type's catalog sample now; the delivery is logged.
-
-        Answers with the delivery as the log shows it, plus `attempt`: the one attempt made
-        (response code, duration, response body when the hook logs bodies, error).
-
-        A test never retries or counts toward the failure streak; it is signed and mapped
-        exactly like a real delivery.
-        """
-        hook = self.subscriptions.row(account_id, hook_id)
-        event_type = hook.events[0]
-        now = time.time()
-        lease_owner = new_id("tst")
-        with self.store.write() as conn:
-            (delivery_id,) = insert_event(
-                conn,
-                account_id,
-                new_id("evt"),
-                event_type,
-                self.catalog.get(event_type).sample,
-                [hook_id],
-                now,
-                lease_owner=lease_owner,
-                lease=self.settings.lease_seconds,
-            )
-        job = outbox.load_job(self.store, delivery_id, now)
-        result = asyncio.run(self._send_once(job))
-        notices = outbox.record(
-            self.store, [result], failure_threshold=self.settings.failure_threshold, now=time.time()
-        )
-        self.notify(notices)
-        delivery = get_delivery(self.store, account_id, delivery_id)
-        return {**delivery, "attempt": delivery["attempts"][-1]}
-
-    async def _send_once(self, job: outbox.Job) -> outbox.Result:
-        async with Sender(self.settings) as sender:
-            return await attempt(job, sender, RetryPolicy(()))
-
-    def notify(self, notices: list[Notice]) -> None:
+    def notify(self, notices: Sequence[Notice]) -> None:
+        """E-mail accounts about their failures; never raises (a failure is logged)."""
+        if not notices:
+            return
         try:
             self.notifier.send(notices)
         except Exception:
             log.exception("sending %d notifications failed", len(notices))
+
+    def ping(self) -> None:
+        """One round trip to the database (health checks); raises when it is unreachable."""
+        self.store.ping()
 
     def close(self) -> None:
         if self.worker is not None:

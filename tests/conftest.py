@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from connector import create_app
-from connector.accounts import create_key, ensure_account
-from connector.factory import service_of
+from connector.hooks.accounts import create_key, ensure_account
+from connector.service import Hookkit
 from connector.testing import Receiver
 
 FAST = {
@@ -51,7 +51,7 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in made:
-        service_of(app).close()
+        Hookkit.of(app).close()
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 def _key(app: Flask, account: str) -> dict[str, str]:
-    store = service_of(app).store
+    store = Hookkit.of(app).store
     return {"Authorization": f"Bearer {create_key(store, ensure_account(store, account))}"}
 
 

@@ -6,7 +6,7 @@ import json
 
 import standardwebhooks
 
-from connector.factory import service_of
+from connector.service import Hookkit
 from connector.testing import Receiver, Reply
 
 from .conftest import SESSION, publish, subscribe, verify_both, wait_until
@@ -142,7 +142,7 @@ def test_pending_deliveries_survive_a_restart(make_app, receiver):
     auth = _key(stopped, "acme")
     subscribe(client, auth, receiver.url)
     event = publish(client, auth)
-    service_of(stopped).close()
+    Hookkit.of(stopped).close()
 
     make_app()  # a fresh process would do the same: start, find the queue, deliver
     (request,) = receiver.wait_for(1)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from connector.payload import render
 from connector.testing import Receiver, Reply
+from connector.wire.body import render
 
 from .conftest import publish, subscribe
 from .test_log import hook_of, publish_and_settle
@@ -280,7 +280,7 @@ def test_checking_a_patched_mapping_does_not_hold_up_publishing(app, client, aut
         waited.append(published.wait(5))
         return render(spec, env)
 
-    monkeypatch.setattr("connector.subscriptions.render", render_after_publishing)
+    monkeypatch.setattr("connector.hooks.fields.render", render_after_publishing)
     patch = {"mapping": "{id: data.session.id}"}
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(

@@ -22,8 +22,9 @@ from hypothesis.internal.conjecture import utils as conjecture_utils
 from hypothesis_jsonschema import _from_schema, from_schema
 
 from connector.catalog import Catalog
-from connector.mapping import MappingFailed, apply_mapping, compile_expression, passes
-from connector.payload import BodySpec, envelope, render
+from connector.wire.body import BodySpec, render
+from connector.wire.envelope import envelope
+from connector.wire.mapping import MappingFailed, apply_mapping, compile_expression, passes
 
 from .conftest import publish, subscribe, wait_until
 

@@ -20,10 +20,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from connector.accounts import ensure_account
-from connector.factory import service_of
-from connector.notify import Notifier, NotifyPolicy, SmtpServer, parse_smtp_url
-from connector.outbox import Notice
+from connector.delivery.jobs import Notice
+from connector.delivery.notify import Notifier, NotifyPolicy, SmtpServer, parse_smtp_url
+from connector.hooks.accounts import ensure_account
+from connector.service import Hookkit
 from connector.testing import Receiver, Reply
 
 from .conftest import _key, free_port, publish, subscribe, wait_until
@@ -265,7 +265,7 @@ def _notice(account_id: str, hook: str, n: int, kind: str = "delivery_failed") -
 @pytest.fixture
 def notifier_for(mail_app, mailbox):
     """Build a Notifier on the service's store whose clock the test moves."""
-    service = service_of(mail_app)
+    service = Hookkit.of(mail_app)
     acme = ensure_account(service.store, "acme", notification_email=OPS)
     globex = ensure_account(service.store, "globex", notification_email="it@globex.example")
     now = [1000.0]

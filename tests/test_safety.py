@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from connector.delivery import RetryPolicy
-from connector.factory import service_of
+from connector.delivery.attempts import RetryPolicy
+from connector.service import Hookkit
 from connector.testing import Receiver, Reply
 
 from .conftest import _key, deliveries_of, publish, subscribe, wait_until
@@ -118,7 +118,7 @@ def test_production_sender_refuses_internal_addresses_at_connect_time(make_app, 
     development = make_app(embedded_worker=False)  # the subscribe-time check lets it in
     client, auth = development.test_client(), _key(development, "acme")
     hook = subscribe(client, auth, receiver.url.replace("127.0.0.1", host) + "/hook")
-    service_of(development).close()
+    Hookkit.of(development).close()
 
     client, auth = api(make_app, allow_private_targets=False, retry_schedule="")
     publish(client, auth)

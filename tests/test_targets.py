@@ -17,7 +17,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from connector.errors import FieldError, UnsafeTarget
-from connector.targets import (
+from connector.wire.targets import (
     SafeResolver,
     UnsafeAddressError,
     check_connect_host,

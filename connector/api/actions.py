@@ -13,11 +13,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template_string
 from itsdangerous import BadSignature, SignatureExpired
 
-from .. import history
+from ..delivery.links import LINK_MAX_AGE, Action, read_action_token
+from ..delivery.notify import hook_label
 from ..errors import HookkitError, NotFound
-from ..links import LINK_MAX_AGE, Action, read_action_token
-from ..notify import hook_label
-from .inputs import service
+from .context import service
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
@@ -67,7 +66,8 @@ def _links_enabled() -> None:
 
 
 def _action(token: str) -> Action:
-    return read_action_token(service().settings.secret_key, token)
+    hk = service()
+    return read_action_token(hk.settings.secret_key, token, hk.clock)
 
 
 @bp.get("/<token>")
@@ -76,7 +76,7 @@ def confirm(token: str) -> Response:
     action = _action(token)
     hk = service()
     if action.name == "retry":
-        delivery = history.get(hk.store, action.account_id, action.target_id)
+        delivery = hk.deliveries.get(action.account_id, action.target_id)
         hook = hk.subscriptions.row(action.account_id, delivery["subscription_id"])
         name = hook_label(hook.description, hook.id)
         last = delivery["last_response_code"] or delivery["last_error"] or "none"
@@ -112,8 +112,7 @@ def perform(token: str) -> Response:
     action = _action(token)
     hk = service()
     if action.name == "retry":
-        queued = history.redeliver(hk.store, action.account_id, action.target_id)
-        hk.wake()
+        queued = hk.deliveries.redeliver(action.account_id, action.target_id)
         lines = [f"Delivery {queued['id']} goes out again in a moment, with the same webhook-id."]
         return _page("Delivery queued", lines)
     status = "paused" if action.name == "pause" else "active"
@@ -121,7 +120,6 @@ def perform(token: str) -> Response:
     name = hook_label(hook["description"], hook["id"])
     if action.name == "pause":
         return _page("Hook paused", [f"Hook {name} receives nothing until it is resumed."])
-    hk.wake()  # deliveries queued while it was paused or failed go out now
     return _page("Hook resumed", [f"Hook {name} receives events again."])
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from .. import history
-from .inputs import account, authenticate_request, service
+from .auth import authenticate_request
+from .context import account, service
 
 bp = Blueprint("deliveries", __name__, url_prefix="/v1/deliveries")
 bp.before_request(authenticate_request)
@@ -13,13 +13,10 @@ bp.before_request(authenticate_request)
 
 @bp.get("/<delivery_id>")
 def get_delivery(delivery_id: str) -> Response:
-    return jsonify(history.get(service().store, account().id, delivery_id))
+    return jsonify(service().deliveries.get(account().id, delivery_id))
 
 
 @bp.post("/<delivery_id>/retry")
 def retry(delivery_id: str) -> tuple[Response, int]:
     """Queue another attempt now, same `webhook-id` (seed 001's manual retry)."""
-    hk = service()
-    queued = history.redeliver(hk.store, account().id, delivery_id)
-    hk.wake()
-    return jsonify(queued), 202
+    return jsonify(service().deliveries.redeliver(account().id, delivery_id)), 202

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.engine import Row
 
-from .. import events
-from ..mapping import MappingFailed, compile_expression, refused
-from ..payload import BodySpec
-from .inputs import account, authenticate_request, int_arg, service
+from ..hooks import samples as hook_samples
+from .auth import authenticate_request
+from .context import account, service
+from .inputs import int_arg
 
 bp = Blueprint("event_types", __name__, url_prefix="/v1/event-types")
 bp.before_request(authenticate_request)
@@ -31,11 +28,7 @@ def get_event_type(name: str) -> Response:
     """
     hk = service()
     event_type = hk.catalog.get(name)
-    spec, _, path = _shape()
-    try:
-        fields = events.output_fields(hk.catalog, name, spec)
-    except MappingFailed as exc:
-        raise refused(exc, path) from None
+    fields = hook_samples.output_fields(hk.subscriptions, account().id, name, **_shape_args())
     return jsonify(
         {
             **event_type.summary(),
@@ -55,39 +48,16 @@ def samples(name: str) -> Response:
     whose filters also leave out the events that hook would not be sent.
     """
     hk = service()
-    hk.catalog.get(name)  # 404 for unknown types
+    hk.catalog.get(name)  # 404 for unknown types, before the query is checked
     limit = int_arg("limit", 3, low=1, high=100)
-    spec, hook, path = _shape()
-    try:
-        bodies = events.samples(
-            hk.store,
-            hk.catalog,
-            account().id,
-            name,
-            spec=spec or BodySpec(),
-            limit=limit,
-            filter=hook.filter if hook is not None else None,
-            filters=hook.filters if hook is not None else None,
-        )
-    except MappingFailed as exc:
-        raise refused(exc, path) from None
+    bodies = hook_samples.samples(
+        hk.subscriptions, account().id, name, limit=limit, **_shape_args()
+    )
     return jsonify(bodies)
 
 
-def _shape() -> tuple[BodySpec | None, Row[Any] | None, str]:
-    """The body asked for: `hook_id`'s mapping and custom values, `mapping` overriding the
-    former; None when neither is given. Also the hook, and the parameter to blame."""
-    hook = None
-    spec = None
-    path = "$.query.mapping"
-    hook_id = request.args.get("hook_id")
-    if hook_id:
-        hook = service().subscriptions.row(account().id, hook_id)  # 404 if not this account's
-        spec = BodySpec(mapping=hook.mapping, custom_values=hook.custom_values)
-        path = "$.query.hook_id"
-    mapping = request.args.get("mapping")
-    if mapping:  # `mapping=` left empty by a form means no mapping
-        compile_expression(mapping, "$.query.mapping")
-        spec = BodySpec(mapping=mapping, custom_values=spec.custom_values if spec else None)
-        path = "$.query.mapping"
-    return spec, hook, path
+def _shape_args() -> dict[str, str | None]:
+    return {
+        "hook_id": request.args.get("hook_id") or None,
+        "mapping": request.args.get("mapping") or None,
+    }

@@ -8,9 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import events
 from ..errors import ValidationError
-from .inputs import account, authenticate_request, choice_arg, int_arg, json_body, service
+from ..events.polling import recent as recent_events
+from .auth import authenticate_request
+from .context import account, service
+from .inputs import choice_arg, int_arg, json_body
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 bp.before_request(authenticate_request)
@@ -24,7 +26,9 @@ _SPACED_OFFSET = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2
 def publish() -> tuple[Response, int]:
     """202 with the event id and how many deliveries it queued; 200 for a repeated `id`."""
     body = json_body()
-    published = service().publish(account().id, body.get("type"), body.get("data"), body.get("id"))
+    published = service().publisher.publish(
+        account().id, body.get("type"), body.get("data"), idempotency_key=body.get("id")
+    )
     return jsonify(published.as_dict()), 202 if published.created else 200
 
 
@@ -46,7 +50,7 @@ def recent() -> Response:
     if event_type is not None and event_type not in hk.catalog:
         raise ValidationError.at("$.query.type", f"unknown event type {event_type!r}")
     shape = choice_arg("format", FORMATS) or "events"
-    found = events.recent(
+    found = recent_events(
         hk.store,
         account().id,
         event_type=event_type,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from .. import history
-from ..subscriptions import PLATFORMS
-from .inputs import account, authenticate_request, choice_arg, json_body, paged, paging, service
+from ..hooks.fields import PLATFORMS
+from .auth import authenticate_request
+from .context import account, service
+from .inputs import choice_arg, json_body
+from .paging import paged, paging
 
 bp = Blueprint("hooks", __name__, url_prefix="/v1/hooks")
 bp.before_request(authenticate_request)
@@ -46,9 +48,7 @@ def get_hook(hook_id: str) -> Response:
 
 @bp.patch("/<hook_id>")
 def update_hook(hook_id: str) -> Response:
-    updated = service().subscriptions.update(account().id, hook_id, json_body())
-    service().wake()  # a resumed hook may have deliveries waiting
-    return jsonify(updated)
+    return jsonify(service().subscriptions.update(account().id, hook_id, json_body()))
 
 
 @bp.delete("/<hook_id>")
@@ -66,14 +66,13 @@ def rotate_secret(hook_id: str) -> Response:
 @bp.post("/<hook_id>/test")
 def test_send(hook_id: str) -> Response:
     """Send the event type's sample now, signed and mapped; answers with the attempt."""
-    return jsonify(service().test_send(account().id, hook_id))
+    return jsonify(service().test_sends.send(account().id, hook_id))
 
 
 @bp.get("/<hook_id>/deliveries")
 def deliveries(hook_id: str) -> Response:
     page, limit = paging()
-    items, total = history.list_for_hook(
-        service().store,
+    items, total = service().deliveries.list_for_hook(
         account().id,
         hook_id,
         status=choice_arg("status", DELIVERY_STATUSES),

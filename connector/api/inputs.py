@@ -1,4 +1,4 @@
-"""Reading requests: the JSON body, paging and enum query parameters, the caller's account.
+"""Reading requests: the JSON body, and integer and enum query parameters.
 
 Views call these and never touch `request.data` themselves, so every endpoint answers bad
 input with the same problem codes (400 malformed_json, 413, 415, 422 with a path).
@@ -10,45 +10,9 @@ import json
 import math
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import request
 
-from ..accounts import Account, authenticate
-from ..errors import MalformedJSON, NotFound, UnsupportedMediaType, ValidationError
-from ..factory import service_of
-from ..service import Hookkit
-
-MAX_LIMIT = 100
-
-
-def service() -> Hookkit:
-    return service_of()
-
-
-def account() -> Account:
-    return g.account  # type: ignore[no-any-return]
-
-
-def authenticate_request() -> None:
-    """`before_request` of every authenticated blueprint."""
-    reject_nul_in_url()
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    key = token.strip() if scheme.lower() == "bearer" else None
-    key = key or request.headers.get("X-API-Key", "").strip() or None
-    g.account = authenticate(service().store, key)
-
-
-def reject_nul_in_url() -> None:
-    """NUL characters cannot be stored (PostgreSQL text refuses them), so refuse them early.
-
-    An id containing one cannot exist (404); a query parameter with one is invalid (422).
-    """
-    for value in (request.view_args or {}).values():
-        if isinstance(value, str) and "\0" in value:
-            raise NotFound("no such resource")
-    for name, value in request.args.items(multi=True):
-        if "\0" in name or "\0" in value:
-            raise ValidationError.at(f"$.query.{name.strip(chr(0))}", "may not contain NUL")
+from ..errors import MalformedJSON, UnsupportedMediaType, ValidationError
 
 
 def _reject_nul(value: Any, path: str) -> None:
@@ -120,25 +84,3 @@ def choice_arg(name: str, choices: tuple[str, ...]) -> str | None:
     if value is not None and value not in choices:
         raise ValidationError.at(f"$.query.{name}", f"{name} must be one of {', '.join(choices)}")
     return value
-
-
-def paging() -> tuple[int, int]:
-    return int_arg("page", 1, low=1, high=1_000_000), int_arg("limit", 20, low=1, high=MAX_LIMIT)
-
-
-def paged(key: str, items: list[Any], total: int, page: int, limit: int) -> Response:
-    """The list envelope of seed 004: items plus page, limit, total, pages, has_next/has_prev."""
-    pages = (total + limit - 1) // limit
-    return jsonify(
-        {
-            key: items,
-            "pagination": {
-                "page": page,
-                "limit": limit,
-                "total": total,
-                "total_pages": pages,
-                "has_next": page < pages,
-                "has_prev": page > 1,
-            },
-        }
-    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
 
-from .. import __version__
-from ..accounts import set_notification_email
-from .inputs import account, authenticate_request, json_body, service
+from ..hooks.accounts import set_notification_email
+from ..version import __version__
+from .auth import authenticate_request
+from .context import account, service
+from .inputs import json_body
 
 bp = Blueprint("meta", __name__)
 
@@ -15,8 +16,7 @@ bp = Blueprint("meta", __name__)
 @bp.get("/healthz")
 def health() -> Response:
     """Liveness plus a database round trip, for load balancers."""
-    with service().store.read() as conn:
-        conn.execute(text("SELECT 1"))
+    service().ping()
     return jsonify({"status": "ok", "version": __version__})
 
 

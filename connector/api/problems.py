@@ -15,16 +15,6 @@ from ..errors import HookkitError
 
 log = logging.getLogger("hookkit.api")
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-}
-
 
 def problem(
     status: int,
@@ -54,8 +44,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
+        # Flask's own errors (404 for an unknown route, 405, 413) take the code of our class
+        # for that status, so a client sees one vocabulary.
         status = exc.code or 500
-        code = _HTTP_CODES.get(status, "http_error")
+        known = HookkitError.for_status(status)
+        code = known.code if known is not None else "http_error"
         response = problem(status, code, exc.name, exc.description or exc.name)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

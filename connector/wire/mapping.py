@@ -13,7 +13,7 @@ or a body that is not JSON.
 Evaluation is budgeted, and must never be unbounded: a few characters of JMESPath can
 describe gigabytes (`[@, @]` doubles its input, thirty pipes of it a billion copies), and
 one such mapping would take down the API that previews it and every worker that picks up
-its deliveries. Whatever outgrows the budget raises `MappingTooLarge`.
+its deliveries. Whatever outgrows the budget raises `OverBudget`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,20 @@ from jmespath import exceptions as jexc
 from jmespath.parser import ParsedResult
 from jmespath.visitor import TreeInterpreter
 
-from .errors import FieldError, ValidationError
+from ..catalog.fields import json_type
+from ..errors import (
+    FieldError,
+    FilterTooLarge,
+    InvalidFilter,
+    InvalidMapping,
+    MappingTooLarge,
+    ValidationError,
+)
 
 __all__ = [
     "MAX_RESULT_BYTES",
     "MappingFailed",
-    "MappingTooLarge",
+    "OverBudget",
     "apply_mapping",
     "compile_expression",
     "evaluate_filter",
@@ -45,7 +53,7 @@ class MappingFailed(Exception):
     """A valid expression could not be evaluated into what it must produce for one event."""
 
 
-class MappingTooLarge(MappingFailed):
+class OverBudget(MappingFailed):
     """Evaluating an expression on one event would outgrow the budget below."""
 
 
@@ -95,17 +103,19 @@ def _syntax_error(path: str, msg: str, position: int, expression: str) -> Valida
 
 
 def refused(
-    exc: MappingFailed,
-    path: str,
-    *,
-    context: str = "",
-    code: str = "mapping_invalid",
-    too_large: str = "mapping_too_large",
+    exc: MappingFailed, path: str, *, context: str = "", kind: str = "mapping"
 ) -> ValidationError:
-    """The 422 for an expression that parses but fails on the data it was tried on: `code`,
-    or `too_large` when it outgrew the evaluation budget."""
-    chosen = too_large if isinstance(exc, MappingTooLarge) else code
-    return ValidationError.at(path, f"{exc}{context}", code=chosen)
+    """The 422 for an expression (`kind`: mapping or filter) that parses but fails on the
+    data it was tried on, or outgrew the evaluation budget there."""
+    invalid, too_large = _REFUSALS[kind]
+    chosen = too_large if isinstance(exc, OverBudget) else invalid
+    return chosen.at(path, f"{exc}{context}")
+
+
+_REFUSALS: dict[str, tuple[type[ValidationError], type[ValidationError]]] = {
+    "mapping": (InvalidMapping, MappingTooLarge),
+    "filter": (InvalidFilter, FilterTooLarge),
+}
 
 
 # What evaluating a valid expression over unforeseen data raises besides JMESPathError (a
@@ -166,7 +176,7 @@ class _Budgeted(TreeInterpreter):
     def charge(self, size: int) -> None:
         self.built += size
         if self.built > MAX_BUILT_BYTES:
-            raise MappingTooLarge(
+            raise OverBudget(
                 f"too large: it builds or works through more than {MAX_BUILT_BYTES:,} bytes "
                 "of JSON in all"
             )
@@ -174,7 +184,7 @@ class _Budgeted(TreeInterpreter):
     def visit(self, node: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise MappingTooLarge(f"too large: it takes more than {MAX_STEPS:,} steps")
+            raise OverBudget(f"too large: it takes more than {MAX_STEPS:,} steps")
         kind = node["type"]
         method = self._method_cache.get(kind)  # jmespath's dispatch, inlined: this is hot
         if method is None:
@@ -183,7 +193,7 @@ class _Budgeted(TreeInterpreter):
         if kind in _BUILDERS:
             size = self.size(result)
             if size > MAX_RESULT_BYTES:
-                raise MappingTooLarge(
+                raise OverBudget(
                     f"too large: it builds a value of about {size:,} bytes of JSON, more than "
                     f"the {MAX_RESULT_BYTES:,} allowed"
                 )
@@ -228,21 +238,21 @@ def _run(what: str, expression: str, envelope: dict[str, Any]) -> tuple[Any, _Bu
     """`_search` with errors that say whether a mapping or a filter failed."""
     try:
         return _search(expression, envelope)
-    except MappingTooLarge as exc:
-        raise MappingTooLarge(f"{what} {exc}") from None
+    except OverBudget as exc:
+        raise OverBudget(f"{what} {exc}") from None
     except MappingFailed as exc:
         raise MappingFailed(f"{what} failed: {exc}") from None
 
 
 def apply_mapping(expression: str, envelope: dict[str, Any]) -> dict[str, Any]:
     """Run a (previously validated) mapping; anything but a JSON object is a failure, and so
-    is a result of more than `MAX_RESULT_BYTES` (`MappingTooLarge`)."""
+    is a result of more than `MAX_RESULT_BYTES` (`OverBudget`)."""
     result, interpreter = _run("mapping", expression, envelope)
     if not isinstance(result, dict):
         raise MappingFailed(f"mapping must produce a JSON object, got {_kind(result)}")
     size = interpreter.size(result)
     if size > MAX_RESULT_BYTES:  # e.g. `{all: data}` of an event larger than a body may be
-        raise MappingTooLarge(
+        raise OverBudget(
             f"mapping result too large: about {size:,} bytes of JSON, more than the "
             f"{MAX_RESULT_BYTES:,} allowed"
         )
@@ -253,21 +263,21 @@ def apply_mapping(expression: str, envelope: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+_ARTICLED = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "a number",
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
 def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
+    kind = json_type(value)
     # Input is JSON, so anything else is jmespath's own unevaluated `&expr` reference.
-    return "an expression reference (&...)"
+    return _ARTICLED[kind] if kind else "an expression reference (&...)"
 
 
 def _not_json(value: object, path: str) -> tuple[str, str] | None:

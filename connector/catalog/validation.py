@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from .errors import FieldError, ValidationError
+from ..errors import FieldError, ValidationError
 
 # Client data is echoed in validator messages ("<the whole object> is not of type 'string'");
 # past this length a message stops helping the reader and only inflates the 422 body.

@@ -3,7 +3,7 @@
 A claim stamps `lease_owner` and pushes `next_attempt_at` to the end of the lease, so one
 column says both "when due" and "claimed until": a worker killed mid-send simply lets its
 lease run out and any worker claims the delivery again (at-least-once, same `webhook-id`).
-Results are written back in batches: one transaction for many attempts.
+Results are written back by `recording`, in batches.
 
 PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so workers on many machines never block
 or double-claim; SQLite's single writer (`BEGIN IMMEDIATE`) gives the same guarantee.
@@ -13,70 +13,19 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, case, func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 
-from .payload import RequestSpec, envelope, iso
-from .store import NOTIFY_CHANNEL, Store, attempts, deliveries, events, subscriptions
-from .subscriptions import remove, request_spec, signing_secrets
-
-
-@dataclass(frozen=True)
-class Job:
-    """One claimed delivery with everything needed to send it, read when it was claimed.
-
-    Jobs of one hook share its `spec` and `secrets`, jobs of one event its `envelope`:
-    all of them are read-only.
-    """
-
-    id: str
-    account_id: str
-    subscription_id: str
-    attempt: int  # the number this attempt will have (1 = first try)
-    is_test: bool
-    host: str
-    spec: RequestSpec
-    secrets: list[str]
-    envelope: dict[str, Any]
-    event_type: str
-    rate_limit: float | None
-    log_response_body: bool
-    hook_description: str
-
-
-@dataclass(frozen=True)
-class Result:
-    """What one attempt did and what happens next."""
-
-    job: Job
-    at: float
-    duration_ms: float
-    response_code: int | None
-    error: str | None
-    response_body: str | None
-    outcome: str  # delivered | retrying | failed | gone
-    next_attempt_at: float | None = None
-
-
-@dataclass
-class Notice:
-    """What the account hears about by e-mail: an exhausted delivery or a disabled hook."""
-
-    kind: str  # delivery_failed | hook_disabled
-    account_id: str
-    subscription_id: str
-    description: str
-    target_url: str
-    event_type: str
-    delivery_id: str
-    response_code: int | None
-    error: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
+from ..hooks.stored import request_spec, signing_secrets
+from ..store.database import Store
+from ..store.tables import NOTIFY_CHANNEL, deliveries, events, subscriptions
+from ..wire.envelope import envelope
+from ..wire.outgoing import RequestSpec
+from .jobs import Job
 
 # Every statement of the claim and record paths is built once: SQLAlchemy then finds its
 # compiled form by a cache key computed once per statement object, instead of building the
@@ -109,7 +58,7 @@ _HOOK_COLUMNS = (
 _EVENT_COLUMNS = (events.c.id, events.c.type, events.c.created_at, events.c.data)
 
 
-def _listed(name: str) -> BindParameter[Any]:
+def listed(name: str) -> BindParameter[Any]:
     """A list-valued parameter (`IN`), expanded at execution into one value per item."""
     return bindparam(name, expanding=True)
 
@@ -117,13 +66,13 @@ def _listed(name: str) -> BindParameter[Any]:
 # Claiming stamps the lease and reads the claimed rows back in one statement.
 _LEASE = (
     deliveries.update()
-    .where(deliveries.c.id.in_(_listed("ids")))
+    .where(deliveries.c.id.in_(listed("ids")))
     .values(lease_owner=bindparam("owner"), next_attempt_at=bindparam("until"))
     .returning(*_DELIVERY_COLUMNS)
 )
 _ONE_DELIVERY = select(*_DELIVERY_COLUMNS).where(deliveries.c.id == bindparam("id"))
-_EVENTS_BY_ID = select(*_EVENT_COLUMNS).where(events.c.id.in_(_listed("ids")))
-_HOOKS_BY_ID = select(*_HOOK_COLUMNS).where(subscriptions.c.id.in_(_listed("ids")))
+_EVENTS_BY_ID = select(*_EVENT_COLUMNS).where(events.c.id.in_(listed("ids")))
+_HOOKS_BY_ID = select(*_HOOK_COLUMNS).where(subscriptions.c.id.in_(listed("ids")))
 
 
 @dataclass(frozen=True)
@@ -284,11 +233,11 @@ def _candidates(*, for_update: bool, skip_hosts: bool, skip_hooks: bool, skip_ta
         .limit(bindparam("limit"))
     )
     if skip_hosts:
-        query = query.where(subscriptions.c.target_host.not_in(_listed("skip_hosts")))
+        query = query.where(subscriptions.c.target_host.not_in(listed("skip_hosts")))
     if skip_hooks:
-        query = query.where(deliveries.c.subscription_id.not_in(_listed("skip_hooks")))
+        query = query.where(deliveries.c.subscription_id.not_in(listed("skip_hooks")))
     if skip_taken:
-        query = query.where(deliveries.c.id.not_in(_listed("taken")))
+        query = query.where(deliveries.c.id.not_in(listed("taken")))
     if for_update:
         # Rows another worker is claiming right now are skipped, not waited for; a row it
         # claimed since our snapshot fails the re-checked WHERE (its lease is in the future).
@@ -343,198 +292,3 @@ def next_due(store: Store) -> float | None:
             .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
             .where(*_QUEUED)
         ).scalar()
-
-
-_RECORD_ATTEMPTS = attempts.insert()
-_RECORD_DELIVERIES = (
-    deliveries.update()
-    .where(deliveries.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        attempts=bindparam("b_attempts"),
-        next_attempt_at=bindparam("b_next"),
-        lease_owner=None,
-        last_response_code=bindparam("b_code"),
-        last_error=bindparam("b_error"),
-        updated_at=bindparam("b_now"),
-    )
-)
-_CANCEL_ORPHANS = (
-    deliveries.update()
-    .where(
-        deliveries.c.id.in_(_listed("ids")),
-        select(subscriptions.c.id)
-        .where(
-            subscriptions.c.id == deliveries.c.subscription_id,
-            subscriptions.c.deleted_at.is_not(None),
-        )
-        .exists(),
-    )
-    .values(status="cancelled", updated_at=bindparam("b_now"))
-)
-_RECORD_HOOKS = (
-    subscriptions.update()
-    .where(subscriptions.c.id == bindparam("b_id"))
-    .values(
-        delivery_count=subscriptions.c.delivery_count + bindparam("b_sent"),
-        failure_count=subscriptions.c.failure_count + bindparam("b_failed"),
-        last_delivery_at=bindparam("b_at"),
-        last_delivery=bindparam("b_last"),
-        failure_streak=case(
-            (bindparam("b_reset"), bindparam("b_add")),
-            else_=subscriptions.c.failure_streak + bindparam("b_add"),
-        ),
-    )
-)
-
-
-def record(
-    store: Store, results: Sequence[Result], *, failure_threshold: int, now: float
-) -> list[Notice]:
-    """Write a batch of attempt results in one transaction; returns what to notify about."""
-    notices: list[Notice] = []
-    with store.write() as conn:
-        conn.execute(
-            _RECORD_ATTEMPTS,
-            [
-                {
-                    "delivery_id": r.job.id,
-                    "subscription_id": r.job.subscription_id,
-                    "attempt": r.job.attempt,
-                    "at": r.at,
-                    "duration_ms": r.duration_ms,
-                    "response_code": r.response_code,
-                    "error": r.error,
-                    "response_body": r.response_body,
-                    "outcome": r.outcome,
-                }
-                for r in results
-            ],
-        )
-        conn.execute(
-            _RECORD_DELIVERIES,
-            [
-                {
-                    "b_id": r.job.id,
-                    "b_status": "pending" if r.outcome == "retrying" else _final(r.outcome),
-                    "b_attempts": r.job.attempt,
-                    "b_next": r.next_attempt_at if r.next_attempt_at is not None else r.at,
-                    "b_code": r.response_code,
-                    "b_error": r.error,
-                    "b_now": now,
-                }
-                for r in results
-            ],
-        )
-        _cancel_orphans(conn, [r.job.id for r in results if r.outcome == "retrying"], now)
-        _update_hooks(conn, results)
-        gone = {r.job.subscription_id for r in results if r.outcome == "gone"}
-        for hook_id in gone:
-            remove(conn, hook_id, now)
-        notices.extend(
-            _notice("delivery_failed", r)
-            for r in results
-            if r.outcome == "failed" and not r.job.is_test
-        )
-        notices.extend(_disable_failing(conn, results, failure_threshold, gone))
-    return notices
-
-
-def _final(outcome: str) -> str:
-    return "delivered" if outcome == "delivered" else "failed"
-
-
-def _cancel_orphans(conn: Any, retrying: list[str], now: float) -> None:
-    """A hook deleted while an attempt was in flight gets no retry: cancel it again.
-
-    Deleting a hook cancels its pending deliveries, but the in-flight attempt's result was
-    just written back as `pending`, which would sit in the log as waiting forever.
-    """
-    if retrying:
-        conn.execute(_CANCEL_ORPHANS, {"ids": retrying, "b_now": now})
-
-
-def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
-    """Counters, last delivery and the failure streak, one UPDATE per hook in the batch."""
-    by_hook: dict[str, list[Result]] = defaultdict(list)
-    for r in results:
-        by_hook[r.job.subscription_id].append(r)
-    params = []
-    for hook_id, items in by_hook.items():
-        items.sort(key=lambda r: r.at)
-        last = items[-1]
-        streak_reset, streak_add = False, 0
-        for r in items:
-            if r.job.is_test:
-                continue
-            if r.outcome == "delivered":
-                streak_reset, streak_add = True, 0
-            elif r.outcome == "failed":
-                streak_add += 1
-        params.append(
-            {
-                "b_id": hook_id,
-                "b_sent": len(items),
-                "b_failed": sum(r.outcome != "delivered" for r in items),
-                "b_at": last.at,
-                "b_last": {
-                    "status": "retrying" if last.outcome == "retrying" else _final(last.outcome),
-                    "response_code": last.response_code,
-                    "error": last.error,
-                    "at": iso(last.at),
-                    "attempt": last.job.attempt,
-                    "next_retry_at": iso(last.next_attempt_at)
-                    if last.outcome == "retrying"
-                    else None,
-                    "delivery_id": last.job.id,
-                },
-                "b_reset": streak_reset,
-                "b_add": streak_add,
-            }
-        )
-    conn.execute(_RECORD_HOOKS, params)
-
-
-def _disable_failing(
-    conn: Any, results: Sequence[Result], threshold: int, gone: set[str]
-) -> list[Notice]:
-    """Hooks whose streak of exhausted messages reached the threshold stop receiving.
-
-    Test sends never count: they neither extend a streak nor disable a hook.
-    """
-    touched = {
-        r.job.subscription_id for r in results if r.outcome == "failed" and not r.job.is_test
-    } - gone
-    if not touched or threshold <= 0:
-        return []
-    failing = conn.execute(
-        select(subscriptions.c.id, subscriptions.c.failure_streak).where(
-            subscriptions.c.id.in_(touched),
-            subscriptions.c.status == "active",
-            subscriptions.c.failure_streak >= threshold,
-        )
-    ).all()
-    if not failing:
-        return []
-    conn.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id.in_([row.id for row in failing]))
-        .values(status="failed")
-    )
-    latest = {r.job.subscription_id: r for r in results}
-    return [_notice("hook_disabled", latest[row.id], streak=row.failure_streak) for row in failing]
-
-
-def _notice(kind: str, r: Result, **extra: Any) -> Notice:
-    return Notice(
-        kind=kind,
-        account_id=r.job.account_id,
-        subscription_id=r.job.subscription_id,
-        description=r.job.hook_description,
-        target_url=r.job.spec.url,
-        event_type=r.job.event_type,
-        delivery_id=r.job.id,
-        response_code=r.response_code,
-        error=r.error,
-        extra=extra,
-    )

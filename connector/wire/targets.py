@@ -35,7 +35,7 @@ import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from connector.errors import UnsafeTarget, ValidationError
+from ..errors import UnsafeTarget, ValidationError
 
 __all__ = [
     "SafeResolver",
@@ -404,3 +404,20 @@ def _port_text(netloc: str) -> str:
     if hostport.startswith("["):
         hostport = hostport.partition("]")[2]
     return hostport.partition(":")[2]
+
+
+def host_key(url: str) -> str:
+    """`host:port` of a target URL: what per-host concurrency limits count.
+
+    Two receivers on one machine but different ports are different servers (aiohttp pools
+    connections per host and port too), so a dead one must not use up the other's slots.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,6 +1,6 @@
 """Failure notifications: e-mail an account when its webhooks keep failing (seed 000).
 
-`outbox.record` turns an exhausted delivery (`delivery_failed`) and a hook disabled after N
+`recording.record` turns an exhausted delivery (`delivery_failed`) and a hook disabled after N
 exhausted messages in a row (`hook_disabled`) into `Notice`s; the worker hands each batch to
 `Notifier.send` on a background thread. The e-mail names the hook (its description, else its
 id), its target URL, the event type, the HTTP status and the error, in seed 000's words:
@@ -37,9 +37,8 @@ import smtplib
 import socket
 import ssl
 import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -48,10 +47,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import select
 
-from .config import Settings, parse_bool
+from ..clock import Clock
+from ..config import Settings, parse_bool
+from ..store.database import Store
+from ..store.tables import accounts
+from .jobs import Notice
 from .links import LINK_MAX_AGE, Action, action_token
-from .outbox import Notice
-from .store import Store, accounts
 
 log = logging.getLogger("hookkit.notify")
 
@@ -173,8 +174,8 @@ class Notifier:
         settings: Settings,
         store: Store,
         *,
+        clock: Clock,
         policy: NotifyPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.settings = settings
@@ -319,7 +320,7 @@ class Notifier:
 
         def link(name: str, target_id: str) -> str:
             token = action_token(
-                self.settings.secret_key, Action(name, notice.account_id, target_id)
+                self.settings.secret_key, Action(name, notice.account_id, target_id), self.clock
             )
             return base + token
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from .errors import Conflict, NotFound
-from .payload import iso
-from .store import Store, attempts, deliveries, events, subscriptions
+from ..clock import Clock
+from ..errors import DeliveryInFlight, HookDeleted, HookNotActive, NotFound, RetryOfTestSend
+from ..store.database import Store
+from ..store.signal import QueueSignal
+from ..store.tables import attempts, deliveries, events, subscriptions
+from ..wire.envelope import iso
 
 _COLUMNS = (
     deliveries,
@@ -63,10 +65,37 @@ def _with_attempts(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
     return [serialize(r, by_delivery[r.id]) for r in rows]
 
 
+class DeliveryLog:
+    """Reading an account's deliveries and queueing one again."""
+
+    def __init__(self, store: Store, clock: Clock, signal: QueueSignal) -> None:
+        self.store = store
+        self.clock = clock
+        self.signal = signal
+
+    def list_for_hook(
+        self, account_id: str, hook_id: str, *, status: str | None, page: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A hook's deliveries, newest first (the hook may be deleted: its log stays)."""
+        return list_for_hook(self.store, account_id, hook_id, status=status, page=page, limit=limit)
+
+    def get(self, account_id: str, delivery_id: str) -> dict[str, Any]:
+        return get(self.store, account_id, delivery_id)
+
+    def redeliver(self, account_id: str, delivery_id: str) -> dict[str, Any]:
+        """Queue one more attempt now, with the same `webhook-id` (a receiver can dedupe).
+
+        409 when it cannot go out now: its hook is deleted, paused or failed (only active
+        hooks send), it is a test send, or an attempt of it is in flight this moment.
+        """
+        queued = _redeliver(self.store, account_id, delivery_id, self.clock())
+        self.signal.send()
+        return queued
+
+
 def list_for_hook(
     store: Store, account_id: str, hook_id: str, *, status: str | None, page: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """A hook's deliveries, newest first (the hook may be deleted: its log stays)."""
     with store.read() as conn:
         owner = conn.execute(
             select(subscriptions.c.account_id).where(subscriptions.c.id == hook_id)
@@ -106,13 +135,7 @@ def _owned(conn: Any, account_id: str, delivery_id: str) -> Any:
     return row
 
 
-def redeliver(store: Store, account_id: str, delivery_id: str) -> dict[str, Any]:
-    """Queue one more attempt now, with the same `webhook-id` (a receiver can dedupe).
-
-    409 when it cannot go out now: its hook is deleted, paused or failed (only active hooks
-    send), it is a test send, or an attempt of it is in flight this moment.
-    """
-    now = time.time()
+def _redeliver(store: Store, account_id: str, delivery_id: str, now: float) -> dict[str, Any]:
     with store.write() as conn:
         row = _owned(conn, account_id, delivery_id)
         hook = conn.execute(
@@ -121,16 +144,15 @@ def redeliver(store: Store, account_id: str, delivery_id: str) -> dict[str, Any]
             )
         ).one()
         if hook.deleted_at is not None:
-            raise Conflict("the subscription of this delivery was deleted", code="hook_deleted")
+            raise HookDeleted("the subscription of this delivery was deleted")
         if row.is_test:
-            raise Conflict("test sends are not retried; send a new test", code="test_delivery")
+            raise RetryOfTestSend("test sends are not retried; send a new test")
         if hook.status != "active":
-            raise Conflict(
-                f"the subscription is {hook.status}; set its status to active to retry",
-                code="hook_not_active",
+            raise HookNotActive(
+                f"the subscription is {hook.status}; set its status to active to retry"
             )
         if row.status == "pending" and row.lease_owner is not None and row.next_attempt_at > now:
-            raise Conflict("an attempt of this delivery is in flight", code="delivery_in_flight")
+            raise DeliveryInFlight("an attempt of this delivery is in flight")
         conn.execute(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)

@@ -1,30 +1,21 @@
-"""Storage: the SQLAlchemy Core tables and the engine, for SQLite (embedded) and PostgreSQL.
+"""The database schema: SQLAlchemy Core tables for SQLite (embedded) and PostgreSQL.
 
 The database is also the delivery queue (a transactional outbox): an event and all of its
 deliveries are written in one transaction, and workers claim due deliveries with a lease.
 Times are stored as UNIX seconds (double precision) so both dialects compare them the same
 way; the API formats them as ISO-8601.
 
-This module never decides delivery policy; `worker` and `delivery` do.
+These declarations are what the migrations in `store/migrations` must reproduce (a test
+compares them); a change here needs a new migration. This module never runs a query.
 """
 
 from __future__ import annotations
-
-import contextlib
-import os
-import secrets
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
     Double,
-    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -33,12 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
     func,
-    text,
 )
-from sqlalchemy.engine import Connection, make_url
 
 metadata = MetaData()
 
@@ -190,7 +177,7 @@ attempts = Table(
 # transaction that queued them, so a woken worker always finds them committed.
 NOTIFY_CHANNEL = "hookkit_deliveries"
 
-_NOTIFY_DDL = (
+NOTIFY_DDL = (
     f"""
     CREATE OR REPLACE FUNCTION hookkit_notify_deliveries() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -211,140 +198,3 @@ _NOTIFY_DDL = (
     EXECUTE FUNCTION hookkit_notify_deliveries()
     """,
 )
-# Serialises schema creation between processes starting at once (any constant will do).
-_SCHEMA_LOCK = 0x686F6F6B  # "hook"
-
-_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def host_key(url: str) -> str:
-    """`host:port` of a target URL: what per-host concurrency limits count.
-
-    Two receivers on one machine but different ports are different servers (aiohttp pools
-    connections per host and port too), so a dead one must not use up the other's slots.
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None:
-        port = 443 if parts.scheme == "https" else 80
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def new_id(prefix: str) -> str:
-    """A time-ordered id (`evt_01j…`): sorting by id sorts by creation, across processes."""
-    millis = int(time.time() * 1000)
-    value = (millis << 80) | int.from_bytes(secrets.token_bytes(10), "big")
-    chars = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return f"{prefix}_{''.join(reversed(chars))}"
-
-
-class Store:
-    """Owns the engine; hands out short transactions.
-
-    `write()` takes SQLite's write lock up front (`BEGIN IMMEDIATE`) so concurrent writers
-    queue on the busy timeout instead of failing with "database is locked" half-way through;
-    `read()` uses a deferred transaction, which WAL lets run beside a writer.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self.engine = _create_engine(url)
-        self._write_lock = _sqlite_write_lock(url) if self.is_sqlite else contextlib.nullcontext()
-
-    def create_schema(self) -> None:
-        """Create missing tables; safe when several processes start at once."""
-        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serialises this
-            if not self.is_sqlite:
-                conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
-            metadata.create_all(conn)
-            if not self.is_sqlite:
-                _install_notify_triggers(conn)
-
-    def listen_conninfo(self) -> str | None:
-        """A libpq URL for a dedicated LISTEN connection (PostgreSQL only, else None)."""
-        if self.is_sqlite:
-            return None
-        url = make_url(self.url).set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        # SQLite's busy handler sleeps in fixed steps (1, 2, 5, 10… ms) instead of waking when
-        # the lock frees, so writers of one process queue on a lock of ours instead; the busy
-        # timeout then only arbitrates between processes. (Measured: publish-to-receipt p95
-        # fell from ~400 ms to ~20 ms at 200 events/s, bench/throughput.py.)
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(hookkit_read=True)
-            with conn.begin():
-                yield conn
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-
-def _install_notify_triggers(conn: Connection) -> None:
-    conn.execute(text(_NOTIFY_DDL[0]))
-    present = set(
-        conn.execute(
-            text(
-                "SELECT tgname FROM pg_trigger"
-                " WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
-            ),
-            {"table": deliveries.name},
-        ).scalars()
-    )
-    for ddl in _NOTIFY_DDL[1:]:
-        name = ddl.split()[2]
-        if name not in present:
-            conn.execute(text(ddl))
-
-
-_SQLITE_LOCKS: dict[str, threading.Lock] = {}
-_SQLITE_LOCKS_GUARD = threading.Lock()
-
-
-def _sqlite_write_lock(url: str) -> threading.Lock:
-    """One lock per SQLite file per process, shared by every Store opened on it."""
-    path = os.path.abspath(url.split("///", 1)[-1])
-    with _SQLITE_LOCKS_GUARD:
-        return _SQLITE_LOCKS.setdefault(path, threading.Lock())
-
-
-def _create_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    path = url.split("///", 1)[-1]
-    if not path or path == ":memory:":
-        raise ValueError("hookkit needs a SQLite file (the worker and the API share it)")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get("hookkit_read", False)
-        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
-
-    return engine

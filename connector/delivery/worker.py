@@ -22,19 +22,21 @@ import contextlib
 import functools
 import logging
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from . import outbox
-from .delivery import RetryPolicy, Sender, attempt, crashed
-from .outbox import Job, Quota, Result
-from .store import NOTIFY_CHANNEL, new_id
-
-if TYPE_CHECKING:
-    from .service import Hookkit
+from ..clock import Clock
+from ..config import Settings
+from ..store.database import Store
+from ..store.ids import new_id
+from ..store.tables import NOTIFY_CHANNEL
+from . import outbox, recording
+from .attempts import RetryPolicy, attempt, crashed
+from .jobs import Job, Notice, Result
+from .outbox import Quota
+from .sender import Sender
 
 log = logging.getLogger("hookkit.worker")
 T = TypeVar("T")
@@ -43,7 +45,7 @@ T = TypeVar("T")
 class _Bucket:
     """A token bucket: `rate` requests per second with a burst of one second's worth."""
 
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+    def __init__(self, rate: float, clock: Clock) -> None:
         self.rate, self.clock = rate, clock
         self.tokens, self.stamp = rate, clock()
 
@@ -57,11 +59,24 @@ class _Bucket:
 
 
 class Worker:
-    def __init__(self, service: Hookkit, *, clock: Callable[[], float] = time.time) -> None:
-        self.service = service
-        self.settings = service.settings
-        self.store = service.store
+    """Claims, sends and records deliveries of one store until stopped.
+
+    `notify` receives what the account must hear about (exhausted deliveries, disabled
+    hooks), on a thread of its own so a slow SMTP server never holds up sending.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Clock,
+        notify: Callable[[Sequence[Notice]], None],
+    ) -> None:
+        self.settings = settings
+        self.store = store
         self.clock = clock
+        self.notify = notify
         self.policy = RetryPolicy(self.settings.retry_schedule, self.settings.retry_jitter)
         self.owner = new_id("wrk")
         self.capacity = self.settings.max_in_flight * 2  # claimed and not yet sent, at once
@@ -308,7 +323,7 @@ class Worker:
         while True:
             try:
                 notices = await self._db(
-                    outbox.record,
+                    recording.record,
                     self.store,
                     batch,
                     failure_threshold=self.settings.failure_threshold,
@@ -326,7 +341,7 @@ class Worker:
         if len(self._buckets) > 10_000:
             self._buckets.clear()
         if notices:
-            threading.Thread(target=self.service.notify, args=(notices,), daemon=True).start()
+            threading.Thread(target=self.notify, args=(notices,), daemon=True).start()
         self.wake()
 
     async def _renew_leases(self) -> None:

@@ -4,7 +4,8 @@ Secrets look like `whsec_<base64 key>`, the form the `standardwebhooks` and `svi
 read, so receivers verify with them unchanged. The signed content is exactly the bytes
 sent: the body for POST, the query string (after `?`) for GET.
 
-This module never logs or returns a secret anywhere but to its caller.
+This module never logs or returns a secret anywhere but to its caller, and imports only the
+standard library (and `connector.clock`): it is what a receiver needs to verify a delivery.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import base64
 import hashlib
 import hmac
 import secrets as _secrets
-import time
 from collections.abc import Iterable, Mapping
+
+from ..clock import system_clock
 
 PREFIX = "whsec_"
 DEFAULT_TOLERANCE = 300  # seconds; the spec's replay window
@@ -67,7 +69,7 @@ def verify(
         header = lowered["webhook-signature"]
     except (KeyError, ValueError):
         raise SignatureError("missing or malformed webhook-* headers") from None
-    current = time.time() if now is None else now
+    current = system_clock() if now is None else now
     if abs(current - timestamp) > tolerance:
         raise SignatureError("timestamp outside the tolerance window")
     body = payload.encode() if isinstance(payload, str) else payload

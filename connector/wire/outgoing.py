@@ -1,81 +1,27 @@
-"""What goes on the wire for one message: envelope, body, headers, signature.
+"""What goes on the wire for one message: the rendered body, headers and signature.
 
-One function builds every outgoing request — queued deliveries, retries, redeliveries and
-test sends — and one renders bodies for both requests and the samples endpoint, so what a
-user previews in Zapier's editor is byte for byte what a hook receives. The body is
-serialised once and the signature covers exactly those bytes.
+One function builds every outgoing request (queued deliveries, retries, redeliveries and
+test sends). The body is serialised once and the signature covers exactly those bytes.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import yarl
 
-from . import __version__
-from .mapping import apply_mapping
+from ..version import __version__
+from .body import BodySpec, flatten, render
 from .signing import sign
 
 USER_AGENT = f"hookkit/{__version__}"
 CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 # Compact JSON, built once (`json.dumps` with options builds a new encoder on every call).
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def iso(ts: float | None) -> str | None:
-    """UNIX seconds → ISO-8601 UTC with milliseconds and a `Z` (what Make's date triggers read)."""
-    if ts is None:
-        return None
-    moment = datetime.fromtimestamp(ts, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def envelope(event_id: str, event_type: str, created_at: float, data: Any) -> dict[str, Any]:
-    """The standard body: `{"id", "type", "timestamp", "data"}`."""
-    return {"id": event_id, "type": event_type, "timestamp": iso(created_at), "data": data}
-
-
-@dataclass(frozen=True)
-class BodySpec:
-    """The parts of a subscription that shape its body."""
-
-    mapping: str | None = None
-    custom_values: dict[str, Any] | None = None
-
-
-def render(spec: BodySpec, env: dict[str, Any]) -> dict[str, Any]:
-    """The JSON object a hook receives: mapped (if it has a mapping) plus custom values.
-
-    Raises `mapping.MappingFailed` when the mapping cannot yield an object for this event.
-    """
-    body = apply_mapping(spec.mapping, env) if spec.mapping else dict(env)
-    if spec.custom_values:
-        body = {**body, **spec.custom_values}
-    return body
-
-
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Form/GET fields with dotted keys: `{"a": {"b": 1}, "l": [x]}` → `a.b=1`, `l.0=x`."""
-    if isinstance(value, dict):
-        items: list[tuple[str, str]] = []
-        for key, inner in value.items():
-            items.extend(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
-        return items
-    if isinstance(value, list):
-        items = []
-        for index, inner in enumerate(value):
-            items.extend(flatten(inner, f"{prefix}.{index}" if prefix else str(index)))
-        return items
-    if value is None:
-        return [(prefix, "")]
-    if isinstance(value, bool):
-        return [(prefix, "true" if value else "false")]
-    return [(prefix, str(value))]
 
 
 @dataclass(frozen=True)
@@ -87,7 +33,7 @@ class RequestSpec:
     content_type: str = "json"
     headers: dict[str, str] | None = None
     auth: dict[str, str] | None = None
-    body: BodySpec = BodySpec()
+    body: BodySpec = field(default_factory=BodySpec)
 
 
 @dataclass(frozen=True)

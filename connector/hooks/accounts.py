@@ -1,5 +1,6 @@
 """Accounts (tenants) and their API keys.
 
+A bottom part of the `hooks` layer: API keys authenticate every request.
 A key is shown once, when created, and stored only as its SHA-256: keys are 256 random bits,
 so a fast hash is as safe as a slow one and lets every request look its key up by index.
 """
@@ -10,13 +11,15 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .errors import NotFound, Unauthorized, ValidationError
-from .store import Store, accounts, api_keys, new_id
+from ..clock import Clock, system_clock
+from ..errors import NotFound, Unauthorized, ValidationError
+from ..store.database import Store
+from ..store.ids import new_id
+from ..store.tables import accounts, api_keys
 
 KEY_PREFIX = "hk_"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -37,7 +40,13 @@ def _account(row: object) -> Account:
     return Account(row.id, row.name, row.notification_email)  # type: ignore[attr-defined]
 
 
-def ensure_account(store: Store, name: str, *, notification_email: str | None = None) -> Account:
+def ensure_account(
+    store: Store,
+    name: str,
+    *,
+    notification_email: str | None = None,
+    clock: Clock = system_clock,
+) -> Account:
     """The account called `name`, created on first use (what `keys create` does)."""
     name = name.strip()
     if not name or len(name) > 200:
@@ -51,7 +60,7 @@ def ensure_account(store: Store, name: str, *, notification_email: str | None = 
                     id=account_id,
                     name=name,
                     notification_email=notification_email,
-                    created_at=time.time(),
+                    created_at=clock(),
                 )
             )
             return Account(account_id, name, notification_email)
@@ -73,12 +82,14 @@ def account_by_name(store: Store, name: str) -> Account:
     return _account(row)
 
 
-def create_key(store: Store, account: Account) -> str:
+def create_key(store: Store, account: Account, *, clock: Clock = system_clock) -> str:
     """A new API key for `account`; the only time the plain key exists."""
-    return create_key_with_id(store, account)[1]
+    return create_key_with_id(store, account, clock=clock)[1]
 
 
-def create_key_with_id(store: Store, account: Account) -> tuple[str, str]:
+def create_key_with_id(
+    store: Store, account: Account, *, clock: Clock = system_clock
+) -> tuple[str, str]:
     """A new API key and its id (`key_…`, what `keys list` and `keys revoke` use)."""
     key_id = new_id("key")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -89,7 +100,7 @@ def create_key_with_id(store: Store, account: Account) -> tuple[str, str]:
                 account_id=account.id,
                 key_hash=_hash(key),
                 prefix=key[:10],
-                created_at=time.time(),
+                created_at=clock(),
             )
         )
     return key_id, key
@@ -106,7 +117,7 @@ def list_keys(store: Store, account: Account) -> list[dict[str, object]]:
     return [dict(row._mapping) for row in rows]
 
 
-def revoke_key(store: Store, key_or_id: str) -> bool:
+def revoke_key(store: Store, key_or_id: str, *, clock: Clock = system_clock) -> bool:
     """Revoke a key given as its id (`key_…`) or the key itself; False if none matched."""
     match = api_keys.c.id == key_or_id
     if key_or_id.startswith(KEY_PREFIX):
@@ -115,7 +126,7 @@ def revoke_key(store: Store, key_or_id: str) -> bool:
         result = conn.execute(
             api_keys.update()
             .where(match, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=time.time())
+            .values(revoked_at=clock())
         )
     return result.rowcount > 0
 

@@ -4,42 +4,19 @@
 slow receivers cost sockets, not threads. It never follows redirects, bounds every request
 by the connect and read timeouts, and re-checks the resolved address of every connection
 (`targets.SafeResolver`), so a DNS name that later points inward is refused.
-`attempt()` is the one path from a claimed job to a `Result`, used by the worker, test
-sends and redeliveries alike.
+`attempts.attempt()` turns its `Outcome` into a `Result`.
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from .config import Settings
-from .mapping import MappingFailed
-from .outbox import Job, Result
-from .payload import build_request
-from .targets import SafeResolver, UnsafeAddressError, check_connect_host
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Delays before each retry (after the first try) with ± jitter, as a fraction."""
-
-    schedule: tuple[float, ...]
-    jitter: float = 0.1
-
-    def next_at(
-        self, attempt: int, now: float, rng: Callable[[], float] = random.random
-    ) -> float | None:
-        """When attempt number `attempt + 1` is due, or None when `attempt` was the last."""
-        if attempt > len(self.schedule):
-            return None
-        delay = self.schedule[attempt - 1]
-        return now + delay * (1 + self.jitter * (2 * rng() - 1))
+from ..config import Settings
+from ..wire.targets import SafeResolver, UnsafeAddressError, check_connect_host
 
 
 @dataclass(frozen=True)
@@ -79,7 +56,7 @@ class Sender:
             ),
             trust_env=False,  # proxy settings are read once, from HOOKKIT_HTTP_PROXY
             # No `skip_auto_headers=("User-Agent",)`: every request carries hookkit's own
-            # User-Agent (`payload.build_request`), and skipping makes aiohttp copy the
+            # User-Agent (`wire.outgoing.build_request`), and skipping makes aiohttp copy the
             # headers on every request.
             auto_decompress=True,
         )
@@ -143,54 +120,3 @@ async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:
             break
         raw += chunk
     return raw
-
-
-async def attempt(
-    job: Job,
-    sender: Sender,
-    policy: RetryPolicy,
-    clock: Callable[[], float] = time.time,
-) -> Result:
-    """Build, sign and send one attempt of `job`, and decide its fate."""
-    now = clock()
-    try:
-        request = build_request(job.spec, job.envelope, job.id, int(now), job.secrets)
-    except MappingFailed as exc:
-        outcome = Outcome(None, f"not sent: {exc}", 0.0, None)
-    else:
-        outcome = await sender.send(request.method, request.url, request.headers, request.body)
-    return decide(job, outcome, policy, started=now, finished=clock())
-
-
-def crashed(
-    job: Job, exc: BaseException, policy: RetryPolicy, clock: Callable[[], float] = time.time
-) -> Result:
-    """The result of an attempt that failed inside hookkit: logged and retried like any other."""
-    now = clock()
-    outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0.0, None)
-    return decide(job, outcome, policy, started=now, finished=now)
-
-
-def decide(
-    job: Job, outcome: Outcome, policy: RetryPolicy, *, started: float, finished: float
-) -> Result:
-    """What an attempt's outcome means: delivered, gone, retried later, or failed for good."""
-    body = outcome.response_body if job.log_response_body else None
-    if outcome.ok:
-        return Result(
-            job, started, outcome.duration_ms, outcome.response_code, None, body, "delivered"
-        )
-    if outcome.response_code == 410:
-        error = "410 Gone: the receiver asked to be unsubscribed; the hook was deleted"
-        return Result(job, started, outcome.duration_ms, 410, error, body, "gone")
-    next_at = None if job.is_test else policy.next_at(job.attempt, finished)
-    return Result(
-        job,
-        started,
-        outcome.duration_ms,
-        outcome.response_code,
-        outcome.error,
-        body,
-        "retrying" if next_at is not None else "failed",
-        next_at,
-    )

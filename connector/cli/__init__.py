@@ -1,0 +1,20 @@
+"""`python -m connector ...`: serve, run a worker, manage keys and the database schema,
+check the catalog, receive deliveries. The top layer: the only code (with `app.py`) that
+reads the environment and configures logging."""
+
+from __future__ import annotations
+
+import click
+
+from .keys import keys
+from .serve import serve, worker
+from .tools import check, receive
+
+
+@click.group()
+def main() -> None:
+    """hookkit: webhook subscriptions and signed, durable delivery."""
+
+
+for _command in (serve, worker, keys, receive, check):
+    main.add_command(_command)

@@ -1,0 +1,43 @@
+"""What every command shares: the settings read from the environment, logging, the catalog
+check and the store. Entry points are the only code that reads `HOOKKIT_*` variables."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ..config import Settings
+from ..store.database import Store
+
+
+def settings_from_env() -> Settings:
+    """`Settings` from the `HOOKKIT_*` variables; a bad value is a clear CLI error."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+def check_catalog(settings: Settings) -> None:
+    """Load the catalog once, so a broken file is one clear message, not a failed boot."""
+    from ..catalog import Catalog
+    from ..errors import CatalogError
+
+    try:
+        Catalog.load(settings.schemas_dir, settings.samples_dir)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured database, its schema brought up to date."""
+    store = Store(settings.database_url)
+    store.create_schema()
+    return store

@@ -1,0 +1,92 @@
+"""`serve` (gunicorn with the worker in-process) and `worker` (a standalone delivery worker),
+and `wsgi_app()`, the application `gunicorn app:app` and `serve` run."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+from typing import Any
+
+import click
+from flask import Flask
+
+from ..config import Settings
+from .common import check_catalog, configure_logging, settings_from_env
+
+
+def wsgi_app(settings: Settings | None = None) -> Flask:
+    """The service as an entry point runs it: settings from the environment unless given,
+    logging configured, and the service closed (worker stopped) when the process exits."""
+    from ..factory import create_app
+    from ..service import Hookkit
+
+    settings = settings or settings_from_env()
+    configure_logging(settings)
+    app = create_app(settings)
+    atexit.register(Hookkit.of(app).close)
+    return app
+
+
+@click.command()
+@click.option("--workers", default=1, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=8, show_default=True, help="threads per worker process")
+def serve(workers: int, threads: int) -> None:
+    """Serve the API on HOOKKIT_HOST:HOOKKIT_PORT (gunicorn), with the delivery worker
+    in-process unless HOOKKIT_EMBEDDED_WORKER=false."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = settings_from_env()
+    check_catalog(settings)  # a clear message here beats "worker failed to boot"
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", str(workers))
+            self.cfg.set("threads", str(threads))
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            if "control_socket_disable" in self.cfg.settings:
+                # One shared control socket path would clash between several services.
+                self.cfg.set("control_socket_disable", "true")
+            grace = int(settings.connect_timeout + settings.read_timeout) + 1
+            self.cfg.set("graceful_timeout", str(grace))
+
+        def load(self) -> Any:
+            return wsgi_app(settings)
+
+    click.echo(f"hookkit listening on http://{settings.host}:{settings.port}", err=True)
+    _App().run()
+
+
+@click.command()
+def worker() -> None:
+    """Run a standalone delivery worker (scale-out: any number, sharing one database).
+
+    SIGTERM or Ctrl-C stops it cleanly: sends in flight finish, unsent claims are handed
+    back for other workers at once. A second signal exits at once; a killed worker's claims
+    are sent again when their lease (HOOKKIT_LEASE) runs out."""
+    from ..service import Hookkit
+
+    settings = settings_from_env()
+    check_catalog(settings)
+    configure_logging(settings)
+    service = Hookkit(settings, start_worker=False)
+    runner = service.worker = service.new_worker()
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        # First signal: finish what is in flight, release the rest, exit. Second: exit now;
+        # the claims come back when their leases run out.
+        nonlocal stopping
+        if stopping:
+            os._exit(128 + signum)
+        stopping = True
+        runner.stop(timeout=0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        runner.run()
+    finally:
+        service.store.dispose()

@@ -1,0 +1,84 @@
+"""One attempt from a claimed job to a `Result`: build and sign the request, send it, and
+decide what happens next (delivered, gone, retried later, failed for good).
+
+`attempt()` is the one path, used by the worker, test sends and redeliveries alike;
+`RetryPolicy` says when a retry is due. Times come from the injected clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..clock import Clock
+from ..wire.mapping import MappingFailed
+from ..wire.outgoing import build_request
+from .jobs import Job, Result
+from .sender import Outcome, Sender
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Delays before each retry (after the first try) with ± jitter, as a fraction."""
+
+    schedule: tuple[float, ...]
+    jitter: float = 0.1
+
+    def next_at(
+        self, attempt: int, now: float, rng: Callable[[], float] = random.random
+    ) -> float | None:
+        """When attempt number `attempt + 1` is due, or None when `attempt` was the last."""
+        if attempt > len(self.schedule):
+            return None
+        delay = self.schedule[attempt - 1]
+        return now + delay * (1 + self.jitter * (2 * rng() - 1))
+
+
+async def attempt(
+    job: Job,
+    sender: Sender,
+    policy: RetryPolicy,
+    clock: Clock,
+) -> Result:
+    """Build, sign and send one attempt of `job`, and decide its fate."""
+    now = clock()
+    try:
+        request = build_request(job.spec, job.envelope, job.id, int(now), job.secrets)
+    except MappingFailed as exc:
+        outcome = Outcome(None, f"not sent: {exc}", 0.0, None)
+    else:
+        outcome = await sender.send(request.method, request.url, request.headers, request.body)
+    return decide(job, outcome, policy, started=now, finished=clock())
+
+
+def crashed(job: Job, exc: BaseException, policy: RetryPolicy, clock: Clock) -> Result:
+    """The result of an attempt that failed inside hookkit: logged and retried like any other."""
+    now = clock()
+    outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0.0, None)
+    return decide(job, outcome, policy, started=now, finished=now)
+
+
+def decide(
+    job: Job, outcome: Outcome, policy: RetryPolicy, *, started: float, finished: float
+) -> Result:
+    """What an attempt's outcome means: delivered, gone, retried later, or failed for good."""
+    body = outcome.response_body if job.log_response_body else None
+    if outcome.ok:
+        return Result(
+            job, started, outcome.duration_ms, outcome.response_code, None, body, "delivered"
+        )
+    if outcome.response_code == 410:
+        error = "410 Gone: the receiver asked to be unsubscribed; the hook was deleted"
+        return Result(job, started, outcome.duration_ms, 410, error, body, "gone")
+    next_at = None if job.is_test else policy.next_at(job.attempt, finished)
+    return Result(
+        job,
+        started,
+        outcome.duration_ms,
+        outcome.response_code,
+        outcome.error,
+        body,
+        "retrying" if next_at is not None else "failed",
+        next_at,
+    )

@@ -1,0 +1,28 @@
+"""`emit`: publish an event from inside the product's own Flask process, without HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+
+from .hooks.accounts import account_by_name
+from .service import Hookkit
+
+
+def emit(
+    event_type: str,
+    data: Any,
+    *,
+    account: str,
+    id: str | None = None,
+    app: Flask | None = None,
+) -> dict[str, Any]:
+    """Publish an event without HTTP, exactly as `POST /v1/events` would.
+
+    `account` is the account's name (as given to `keys create`); `app` defaults to the
+    current Flask app. Raises `ValidationError` (with every failing path) on bad data.
+    """
+    service = Hookkit.of(app or current_app)
+    owner = account_by_name(service.store, account)
+    return service.publisher.publish(owner.id, event_type, data, idempotency_key=id).as_dict()

@@ -1,0 +1,300 @@
+"""Checking a subscription body: which fields it sets, each one validated and normalised.
+
+Every alias a platform uses for the target URL is accepted here (`TARGET_ALIASES`), every
+header a hook may not set is refused here (`FORBIDDEN_HEADERS`), and a mapping or filter
+is tried on the sample of every subscribed event before it is saved.
+
+This module never writes to the database: it turns a request body into column values.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from ..catalog import Catalog
+from ..catalog.validation import validator_for
+from ..clock import Clock
+from ..errors import ValidationError
+from ..events.samples import sample_envelope
+from ..wire.body import BodySpec, render
+from ..wire.mapping import MappingFailed, compile_expression, evaluate_filter, refused
+from ..wire.targets import check_target_url, host_key
+
+TARGET_ALIASES = ("target_url", "targetUrl", "hookUrl", "webhookUrl", "target", "url")
+PLATFORMS = ("zapier", "make", "n8n", "pipedream", "ifttt", "custom")
+ZAPIER_RATE_LIMIT = 30.0  # Zapier accepts at most 30 requests/s per hook
+
+# Headers a subscription may not set: they would break signing, framing or our auth.
+FORBIDDEN_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "proxy-authorization",
+        "proxy-connection",
+        "user-agent",
+    }
+)
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|cookie|password|signature", re.I)
+# What responses show instead of a sensitive header's value; sent back in a PATCH, it keeps
+# the stored value (a client that read a hook can write it back unchanged).
+MASK = "********"
+
+_NULLABLE_STRING = {"type": ["string", "null"], "maxLength": 10_000}
+HOOK_SCHEMA = validator_for(
+    {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "minLength": 1, "maxLength": 200},
+            "events": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                "minItems": 1,
+                "maxItems": 100,
+            },
+            **{alias: {"type": "string", "maxLength": 2048} for alias in TARGET_ALIASES},
+            "mapping": _NULLABLE_STRING,
+            "filter": _NULLABLE_STRING,
+            "filters": {
+                "type": ["object", "null"],
+                "maxProperties": 50,
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+            },
+            "custom_values": {"type": ["object", "null"], "maxProperties": 100},
+            "headers": {
+                "type": ["object", "null"],
+                "maxProperties": 50,
+                "additionalProperties": {"type": "string", "maxLength": 4096},
+            },
+            "method": {"enum": ["POST", "GET", "post", "get"]},
+            "content_type": {"enum": ["json", "form"]},
+            "auth": {
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": "basic"},
+                            "username": {"type": "string", "maxLength": 200},
+                            "password": {"type": "string", "maxLength": 200},
+                        },
+                        "required": ["type", "username", "password"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+            "platform": {"enum": list(PLATFORMS)},
+            "description": {"type": ["string", "null"], "maxLength": 1000},
+            "log_response_body": {"type": "boolean"},
+            "active": {"type": "boolean"},
+            "status": {"enum": ["active", "paused"]},
+            "rate_limit": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000},
+            # Parsed by `_timestamp`, which also takes a date-time without an offset.
+            "expiration_date": {"type": ["string", "null"], "maxLength": 100},
+        },
+    }
+)
+
+
+class FieldChecker:
+    """Checks subscription bodies against one catalog and target policy."""
+
+    def __init__(self, catalog: Catalog, clock: Clock, *, allow_private: bool) -> None:
+        self.catalog = catalog
+        self.clock = clock
+        self.allow_private = allow_private
+
+    def fields(
+        self, body: dict[str, Any], *, creating: bool, current: Row[Any] | None = None
+    ) -> dict[str, Any]:
+        """Validated column values for the fields present in `body`."""
+        out: dict[str, Any] = {}
+        events = self._events(body, required=creating)
+        if events is not None:
+            out["events"] = events
+            out["event_key"] = ",".join(sorted(events))
+        target = _target(body, required=creating)
+        if target is not None:
+            out["target_url"] = check_target_url(
+                target[1], allow_private=self.allow_private, path=f"$.{target[0]}"
+            )
+            out["target_host"] = host_key(out["target_url"])
+        for name in ("platform", "content_type", "log_response_body", "rate_limit"):
+            if name in body:
+                out[name] = body[name]
+        if "method" in body:
+            out["method"] = body["method"].upper()
+        if "description" in body:
+            out["description"] = body["description"] or ""
+        if "custom_values" in body:
+            out["custom_values"] = body["custom_values"] or {}
+        if "filters" in body:
+            out["filters"] = body["filters"] or {}
+        if "auth" in body:
+            out["auth"] = _auth(body["auth"])
+        if "headers" in body:
+            kept = current.headers if current is not None else None
+            out["headers"] = _headers(body["headers"] or {}, kept or {})
+        if "filter" in body:
+            if body["filter"] is not None:
+                compile_expression(body["filter"], "$.filter")
+            out["filter"] = body["filter"]
+        if "mapping" in body:
+            out["mapping"] = body["mapping"]
+        if "active" in body:
+            out["status"] = "active" if body["active"] else "paused"
+        if "status" in body:
+            out["status"] = body["status"]
+        if "expiration_date" in body:
+            out["expires_at"] = _timestamp(body["expiration_date"])
+        if "auth" in out or "headers" in out:
+            _refuse_two_authorizations(out, current)
+        self._check_mapping(out, current)
+        return out
+
+    def _events(self, body: dict[str, Any], *, required: bool) -> list[str] | None:
+        if "events" in body:
+            names, path = list(dict.fromkeys(body["events"])), "$.events"
+        elif "event" in body:
+            names, path = [body["event"]], "$.event"
+        elif required:
+            raise ValidationError.at("$.event", "an event type is required ('event' or 'events')")
+        else:
+            return None
+        for index, name in enumerate(names):
+            if name not in self.catalog:
+                where = f"{path}[{index}]" if path == "$.events" else path
+                known = ", ".join(self.catalog.names())
+                raise ValidationError.at(where, f"unknown event type {name!r}; known: {known}")
+        return names
+
+    def _check_mapping(self, fields: dict[str, Any], current: Row[Any] | None) -> None:
+        """A mapping must parse and turn every subscribed event's sample into an object; a
+        filter must run on every sample (an unknown function would otherwise pass nothing)."""
+
+        def changed(name: str) -> str | None:
+            value = fields.get(name, getattr(current, name) if current is not None else None)
+            return value if name in fields or "events" in fields else None
+
+        mapping, expression = changed("mapping"), changed("filter")
+        if mapping is not None:
+            compile_expression(mapping, "$.mapping")
+        events = fields.get("events") or (current.events if current is not None else [])
+        for name in events:
+            sample = sample_envelope(self.catalog, name, self.clock())
+            where = f" for the sample of {name!r}"
+            try:
+                if mapping is not None:
+                    render(BodySpec(mapping=mapping), sample)
+            except MappingFailed as exc:
+                raise refused(exc, "$.mapping", context=where) from None
+            try:
+                if expression is not None:
+                    evaluate_filter(expression, sample)
+            except MappingFailed as exc:
+                raise refused(exc, "$.filter", context=where, kind="filter") from None
+
+
+def _target(body: dict[str, Any], *, required: bool) -> tuple[str, str] | None:
+    given = [(alias, body[alias]) for alias in TARGET_ALIASES if body.get(alias) is not None]
+    if not given:
+        if required:
+            names = ", ".join(TARGET_ALIASES)
+            raise ValidationError.at("$.target_url", f"a target URL is required (any of {names})")
+        return None
+    if len({value.strip() for _, value in given}) > 1:
+        raise ValidationError.at(
+            f"$.{given[1][0]}", "several different target URLs given; send exactly one"
+        )
+    return given[0]
+
+
+def _auth(auth: dict[str, str] | None) -> dict[str, str] | None:
+    if auth is not None and ":" in auth["username"]:
+        # Basic auth joins "username:password"; a colon in the name would move the split.
+        raise ValidationError.at("$.auth.username", "a basic-auth username may not contain ':'")
+    return auth
+
+
+def _headers(headers: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """Checked custom headers; a masked value (as responses show it) keeps the stored one."""
+    stored = {name.lower(): value for name, value in current.items()}
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in headers.items():
+        path = f"$.headers.{name}"
+        if not _TOKEN.match(name):
+            raise ValidationError.at(path, "not a valid HTTP header name")
+        lowered = name.lower()
+        if lowered in FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
+            raise ValidationError.at(path, f"header {name!r} is set by hookkit and cannot be set")
+        if lowered in seen:
+            raise ValidationError.at(path, "header given twice (names are case-insensitive)")
+        seen.add(lowered)
+        if any(ch in value for ch in "\r\n\0"):
+            raise ValidationError.at(path, "header values may not contain line breaks")
+        if value == MASK and SENSITIVE_HEADER.search(name):
+            if lowered not in stored:
+                raise ValidationError.at(path, "a masked value can only keep an existing header")
+            value = stored[lowered]
+        out[name] = value
+    return out
+
+
+def checked_fields(row: Row[Any]) -> tuple[Any, ...]:
+    """What `FieldChecker.fields` reads of a stored hook to check a body against it."""
+    return (row.events, row.mapping, row.filter, row.headers, row.auth)
+
+
+def _refuse_two_authorizations(fields: dict[str, Any], current: Row[Any] | None) -> None:
+    """Basic auth sets the Authorization header, so a custom one would be silently replaced."""
+    auth = fields["auth"] if "auth" in fields else getattr(current, "auth", None)
+    headers = fields["headers"] if "headers" in fields else getattr(current, "headers", None)
+    if auth is None:
+        return
+    for name in headers or {}:
+        if name.lower() == "authorization":
+            raise ValidationError.at(
+                f"$.headers.{name}",
+                "a custom Authorization header cannot be combined with basic auth, which sets "
+                "that header; keep one of them",
+            )
+
+
+def _timestamp(text: str | None) -> float | None:
+    """UNIX seconds of an ISO-8601 date-time; without an offset (or a bare date) it is UTC.
+
+    The year, in UTC, must be 1970-9999: hooks show the date formatted from these seconds,
+    which cannot hold a year past 9999, and an expiry before 1970 means nothing.
+    """
+    if text is None:
+        return None
+    path = "$.expiration_date"
+    try:
+        moment = datetime.fromisoformat(text.upper())
+    except ValueError:
+        message = "not an ISO-8601 date-time, like 2027-01-01T00:00:00Z"
+        raise ValidationError.at(path, message) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        seconds = moment.timestamp()
+        year: int | None = datetime.fromtimestamp(seconds, tz=UTC).year
+    except (OverflowError, OSError, ValueError):
+        year = None
+    if year is None or not 1970 <= year <= 9999:
+        raise ValidationError.at(path, "must be in the years 1970 to 9999 (in UTC)")
+    return seconds

@@ -1,0 +1,166 @@
+"""Stored hooks: reading one an account owns, writing checked fields, deleting, and the
+views derived from a row (its public form, its request spec, its signing secrets).
+
+Every query here takes the caller's connection, so the use cases in `subscriptions` decide
+the transactions. The public form never carries a secret, password or sensitive header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Row
+
+from ..errors import DuplicateSubscription, NotFound
+from ..store.tables import deliveries, subscription_events, subscriptions
+from ..wire.body import BodySpec
+from ..wire.envelope import iso
+from ..wire.outgoing import RequestSpec
+from .fields import MASK, SENSITIVE_HEADER
+
+
+def live_twin(
+    conn: Connection,
+    account_id: str,
+    event_key: str,
+    target_url: str,
+    *,
+    other_than: str | None = None,
+) -> Row[Any] | None:
+    """The account's live hook for these events and URL (other than `other_than`), if any."""
+    query = select(subscriptions).where(
+        subscriptions.c.account_id == account_id,
+        subscriptions.c.event_key == event_key,
+        subscriptions.c.target_url == target_url,
+        subscriptions.c.deleted_at.is_(None),
+    )
+    if other_than is not None:
+        query = query.where(subscriptions.c.id != other_than)
+    return conn.execute(query).first()
+
+
+def apply(conn: Connection, current: Row[Any], fields: dict[str, Any], now: float) -> Row[Any]:
+    """Write checked `fields` to the hook `current` (read in this transaction); the new row."""
+    if "event_key" in fields or "target_url" in fields:
+        twin = live_twin(
+            conn,
+            current.account_id,
+            fields.get("event_key", current.event_key),
+            fields.get("target_url", current.target_url),
+            other_than=current.id,
+        )
+        if twin is not None:
+            raise DuplicateSubscription(twin.id)
+    values = {**fields, "updated_at": now}
+    if values.get("status") == "active" and current.status != "active":
+        values["failure_streak"] = 0  # a user resuming a paused or failed hook starts afresh
+    conn.execute(subscriptions.update().where(subscriptions.c.id == current.id).values(values))
+    if "events" in values:
+        conn.execute(
+            subscription_events.delete().where(subscription_events.c.subscription_id == current.id)
+        )
+        index_events(conn, current.id, current.account_id, values["events"])
+    return conn.execute(select(subscriptions).where(subscriptions.c.id == current.id)).one()
+
+
+def index_events(conn: Connection, hook_id: str, account_id: str, names: list[str]) -> None:
+    conn.execute(
+        subscription_events.insert(),
+        [{"subscription_id": hook_id, "event_type": n, "account_id": account_id} for n in names],
+    )
+
+
+def owned(
+    conn: Connection, account_id: str, hook_id: str, *, include_deleted: bool = False
+) -> Row[Any]:
+    """The hook if this account owns it; another account's id is exactly like an unknown one."""
+    row = conn.execute(
+        select(subscriptions).where(
+            subscriptions.c.id == hook_id, subscriptions.c.account_id == account_id
+        )
+    ).first()
+    if row is None or (row.deleted_at is not None and not include_deleted):
+        raise NotFound(f"no subscription {hook_id!r}")
+    return row
+
+
+def remove(conn: Connection, hook_id: str, now: float) -> None:
+    """Soft-delete a hook (its log stays readable) and cancel what it still had queued."""
+    conn.execute(
+        subscriptions.update()
+        .where(subscriptions.c.id == hook_id)
+        .values(deleted_at=now, updated_at=now, status="deleted")
+    )
+    conn.execute(
+        subscription_events.delete().where(subscription_events.c.subscription_id == hook_id)
+    )
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.subscription_id == hook_id, deliveries.c.status == "pending")
+        .values(status="cancelled", lease_owner=None, updated_at=now)
+    )
+
+
+def body_spec(row: Any) -> BodySpec:
+    """How a stored hook shapes its bodies: its mapping and custom values."""
+    return BodySpec(mapping=row.mapping, custom_values=row.custom_values)
+
+
+def request_spec(row: Any) -> RequestSpec:
+    """How a stored hook's requests look: `delivery.outbox` builds every send from it
+    (deliveries, retries, redeliveries, test sends)."""
+    return RequestSpec(
+        url=row.target_url,
+        method=row.method,
+        content_type=row.content_type,
+        headers=row.headers,
+        auth=row.auth,
+        body=body_spec(row),
+    )
+
+
+def signing_secrets(row: Any, now: float) -> list[str]:
+    """The current secret, plus the previous one while its grace period lasts."""
+    keys = [row.secret]
+    expires = row.previous_secret_expires_at
+    if row.previous_secret and expires is not None and expires > now:
+        keys.append(row.previous_secret)
+    return keys
+
+
+def serialize(row: Any) -> dict[str, Any]:
+    """The public view of a hook: never its secret, basic-auth password or sensitive headers."""
+    auth = row.auth
+    if auth:
+        auth = {"type": auth.get("type"), "username": auth.get("username")}
+    headers = {
+        name: (MASK if SENSITIVE_HEADER.search(name) else value)
+        for name, value in (row.headers or {}).items()
+    }
+    return {
+        "id": row.id,
+        "event": row.events[0],
+        "events": list(row.events),
+        "target_url": row.target_url,
+        "status": row.status,
+        "platform": row.platform,
+        "description": row.description,
+        "method": row.method,
+        "content_type": row.content_type,
+        "headers": headers,
+        "auth": auth,
+        "custom_values": row.custom_values,
+        "mapping": row.mapping,
+        "filter": row.filter,
+        "filters": row.filters,
+        "log_response_body": row.log_response_body,
+        "rate_limit": row.rate_limit,
+        "expiration_date": iso(row.expires_at),
+        "delivery_count": row.delivery_count,
+        "failure_count": row.failure_count,
+        "last_delivery_at": iso(row.last_delivery_at),
+        "last_delivery": row.last_delivery,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }

@@ -1,0 +1,236 @@
+"""REST-hook subscriptions: subscribe, look up, list, update, pause, rotate, unsubscribe.
+
+Platforms call these on behalf of end users and each speaks a dialect: the target URL comes
+as `target_url` (resthooks), `hookUrl`/`targetUrl`/`webhookUrl` (Zapier apps), `target` or
+`url` (Make, n8n). Subscribing twice returns the same hook (Pipedream and n8n re-run their
+activate step) and unsubscribing twice succeeds (Zapier cannot tell off from deleted).
+
+An account has at most one live hook per event set and URL: the database holds it to that
+(a unique index), so concurrent identical subscribes make one hook, and a PATCH that would
+make a second one is a conflict. Field checking lives in `fields`, row helpers in `stored`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from ..catalog import Catalog
+from ..catalog.validation import check
+from ..clock import Clock
+from ..errors import Conflict, DuplicateSubscription
+from ..store.database import Store
+from ..store.ids import new_id
+from ..store.signal import QueueSignal
+from ..store.tables import subscription_events, subscriptions
+from ..wire.signing import generate_secret
+from .fields import HOOK_SCHEMA, ZAPIER_RATE_LIMIT, FieldChecker, checked_fields
+from .stored import apply, index_events, live_twin, owned, remove, serialize
+
+
+@dataclass(frozen=True)
+class Created:
+    subscription: dict[str, Any]
+    created: bool  # False: an identical subscription already existed
+
+
+# How often `update` checks a body again when the hook keeps changing under it.
+_UPDATE_ATTEMPTS = 3
+
+
+class Subscriptions:
+    """Subscription use cases for one store, catalog and target policy."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        clock: Clock,
+        signal: QueueSignal,
+        *,
+        allow_private: bool,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.signal = signal
+        self.checker = FieldChecker(catalog, clock, allow_private=allow_private)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def subscribe(self, account_id: str, body: dict[str, Any]) -> Created:
+        """Create a hook, or return the identical one this account already has."""
+        check(HOOK_SCHEMA, body)
+        fields = self.checker.fields(body, creating=True)
+        try:
+            return self._create(account_id, fields)
+        except IntegrityError:
+            # An identical subscribe committed between our look and our insert (PostgreSQL
+            # lets both look at once); the unique index stopped ours. Answer with its hook.
+            with self.store.read() as conn:
+                existing = live_twin(conn, account_id, fields["event_key"], fields["target_url"])
+            if existing is None:
+                raise
+            return Created(serialize(existing), created=False)
+
+    def _create(self, account_id: str, fields: dict[str, Any]) -> Created:
+        now = self.clock()
+        with self.store.write() as conn:
+            existing = live_twin(conn, account_id, fields["event_key"], fields["target_url"])
+            if existing is not None:
+                return Created(serialize(existing), created=False)
+            hook_id = new_id("hook")
+            secret = generate_secret()
+            row = {
+                "id": hook_id,
+                "account_id": account_id,
+                "status": "active",
+                "platform": "custom",
+                "description": "",
+                "method": "POST",
+                "content_type": "json",
+                "headers": {},
+                "auth": None,
+                "custom_values": {},
+                "mapping": None,
+                "filter": None,
+                "filters": {},
+                "log_response_body": False,
+                "rate_limit": None,
+                "expires_at": None,
+                **fields,
+                "secret": secret,
+                "created_at": now,
+                "updated_at": now,
+                "delivery_count": 0,
+                "failure_count": 0,
+                "failure_streak": 0,
+            }
+            if row["platform"] == "zapier" and row["rate_limit"] is None:
+                row["rate_limit"] = ZAPIER_RATE_LIMIT
+            conn.execute(subscriptions.insert().values(row))
+            index_events(conn, hook_id, account_id, row["events"])
+            created = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
+        return Created({**serialize(created), "secret": secret}, created=True)
+
+    def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change the fields `body` gives; 409 if the hook would duplicate another live one.
+
+        The fields are checked before the write transaction opens: trying a mapping on every
+        subscribed event's sample takes a while, and SQLite has a single writer. Should the
+        hook change meanwhile in a way those checks read, they run again.
+        """
+        check(HOOK_SCHEMA, body)
+        for _ in range(_UPDATE_ATTEMPTS):
+            current = self.row(account_id, hook_id)
+            fields = self.checker.fields(body, creating=False, current=current)
+            try:
+                with self.store.write() as conn:
+                    latest = owned(conn, account_id, hook_id)
+                    if checked_fields(latest) != checked_fields(current):
+                        continue
+                    updated = serialize(apply(conn, latest, fields, self.clock()))
+                    break
+            except IntegrityError:
+                # A concurrent subscribe or update took this event and URL first.
+                with self.store.read() as conn:
+                    twin = live_twin(
+                        conn,
+                        account_id,
+                        fields.get("event_key", current.event_key),
+                        fields.get("target_url", current.target_url),
+                        other_than=hook_id,
+                    )
+                if twin is None:
+                    raise
+                raise DuplicateSubscription(twin.id) from None
+        else:
+            raise Conflict(
+                "the subscription kept changing while this update was checked; try again"
+            )
+        if "status" in fields:
+            self.signal.send()  # a resumed hook may have deliveries waiting
+        return updated
+
+    def unsubscribe(self, account_id: str, hook_id: str) -> None:
+        """Delete a hook; deleting it again is fine, another account's id is NotFound."""
+        with self.store.write() as conn:
+            row = owned(conn, account_id, hook_id, include_deleted=True)
+            if row.deleted_at is None:
+                remove(conn, hook_id, self.clock())
+
+    def rotate_secret(self, account_id: str, hook_id: str, grace: float) -> dict[str, Any]:
+        """A new secret; the old one keeps signing beside it until the grace period ends."""
+        now = self.clock()
+        secret = generate_secret()
+        with self.store.write() as conn:
+            current = owned(conn, account_id, hook_id)
+            conn.execute(
+                subscriptions.update()
+                .where(subscriptions.c.id == hook_id)
+                .values(
+                    secret=secret,
+                    previous_secret=current.secret,
+                    previous_secret_expires_at=now + grace,
+                    updated_at=now,
+                )
+            )
+            row = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
+        return {**serialize(row), "secret": secret}
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get(self, account_id: str, hook_id: str) -> dict[str, Any]:
+        return serialize(self.row(account_id, hook_id))
+
+    def row(self, account_id: str, hook_id: str) -> Row[Any]:
+        with self.store.read() as conn:
+            return owned(conn, account_id, hook_id)
+
+    def list(
+        self,
+        account_id: str,
+        *,
+        page: int,
+        limit: int,
+        event: str | None = None,
+        status: str | None = None,
+        target_url: str | None = None,
+        platform: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        conditions = [
+            subscriptions.c.account_id == account_id,
+            subscriptions.c.deleted_at.is_(None),
+        ]
+        if status:
+            conditions.append(subscriptions.c.status == status)
+        if target_url:
+            conditions.append(subscriptions.c.target_url == target_url.strip())
+        if platform:
+            conditions.append(subscriptions.c.platform == platform)
+        if event:
+            conditions.append(
+                subscriptions.c.id.in_(
+                    select(subscription_events.c.subscription_id).where(
+                        subscription_events.c.account_id == account_id,
+                        subscription_events.c.event_type == event,
+                    )
+                )
+            )
+        where = and_(*conditions)
+        with self.store.read() as conn:
+            total = conn.execute(select(func.count()).select_from(subscriptions).where(where))
+            rows = conn.execute(
+                select(subscriptions)
+                .where(where)
+                .order_by(subscriptions.c.created_at.desc(), subscriptions.c.id.desc())
+                .limit(limit)
+                .offset((page - 1) * limit)
+            ).all()
+            return [serialize(row) for row in rows], int(total.scalar_one())
+
+    # -- field handling ---------------------------------------------------------------------

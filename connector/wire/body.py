@@ -1,0 +1,55 @@
+"""Bodies: what one hook receives for one event, as a JSON object and as form fields.
+
+One function renders bodies for requests, test sends, the samples endpoint and previews,
+so what a user previews in Zapier's editor is byte for byte what a hook receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .mapping import apply_mapping
+
+
+@dataclass(frozen=True)
+class BodySpec:
+    """The parts of a subscription that shape its body."""
+
+    mapping: str | None = None
+    custom_values: dict[str, Any] | None = None
+
+    @property
+    def reshapes(self) -> bool:
+        """Whether the body differs from the envelope (a mapping or custom values)."""
+        return self.mapping is not None or bool(self.custom_values)
+
+
+def render(spec: BodySpec, env: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object a hook receives: mapped (if it has a mapping) plus custom values.
+
+    Raises `mapping.MappingFailed` when the mapping cannot yield an object for this event.
+    """
+    body = apply_mapping(spec.mapping, env) if spec.mapping else dict(env)
+    if spec.custom_values:
+        body = {**body, **spec.custom_values}
+    return body
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Form/GET fields with dotted keys: `{"a": {"b": 1}, "l": [x]}` → `a.b=1`, `l.0=x`."""
+    if isinstance(value, dict):
+        items: list[tuple[str, str]] = []
+        for key, inner in value.items():
+            items.extend(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return items
+    if isinstance(value, list):
+        items = []
+        for index, inner in enumerate(value):
+            items.extend(flatten(inner, f"{prefix}.{index}" if prefix else str(index)))
+        return items
+    if value is None:
+        return [(prefix, "")]
+    if isinstance(value, bool):
+        return [(prefix, "true" if value else "false")]
+    return [(prefix, str(value))]
