@@ -31,49 +31,30 @@ This module never logs the SMTP password, the secret key or a link token.
 
 from __future__ import annotations
 
-import functools
 import logging
 import smtplib
-import socket
 import ssl
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http import HTTPStatus
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import select
 
 from ..clock import Clock
-from ..config import Settings, parse_bool
+from ..config import Settings
 from ..store.database import Store
 from ..store.tables import accounts
 from .jobs import Notice
 from .links import LINK_MAX_AGE, Action, action_token
+from .smtp import SmtpServer, connect, parse_smtp_url
+
+__all__ = ["Notifier", "NotifyPolicy", "SmtpServer", "hook_label", "parse_smtp_url"]
 
 log = logging.getLogger("hookkit.notify")
-
-
-_URL_FORMS = (
-    "use smtp://[user:password@]host[:port][?starttls=true] or smtps://[user:password@]host[:port]"
-)
-
-
-# -- configuration ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpServer:
-    """Where and how to send, parsed from HOOKKIT_SMTP_URL."""
-
-    host: str
-    port: int
-    security: str  # none | starttls | tls (implicit TLS, smtps://)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -82,60 +63,6 @@ class NotifyPolicy:
 
     cooldown: float = 600.0  # seconds between `delivery_failed` e-mails about one hook
     timeout: float = 10.0  # seconds to connect to the SMTP server, and per reply after that
-
-
-def parse_smtp_url(url: str) -> SmtpServer | None:
-    """`smtp://[user:pass@]host[:port][?starttls=true]` or `smtps://...`; empty means none.
-
-    User and password are percent-decoded. The default port is 25 for smtp, 465 for smtps.
-    Raises ValueError naming HOOKKIT_SMTP_URL; the message never repeats the password.
-    """
-    url = url.strip()
-    if not url:
-        return None
-
-    def bad(reason: str) -> ValueError:
-        return ValueError(f"HOOKKIT_SMTP_URL: {reason}; {_URL_FORMS}")
-
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("smtp", "smtps"):
-        raise bad(f"unsupported scheme {parts.scheme!r}" if parts.scheme else "not a URL")
-    try:
-        port = parts.port
-    except ValueError:
-        raise bad("the port must be a number from 1 to 65535") from None
-    if port == 0:
-        raise bad("the port must be a number from 1 to 65535")
-    if not parts.hostname:
-        raise bad("no host name")
-    if parts.path not in ("", "/") or parts.fragment:
-        raise bad("a path or fragment means nothing here")
-    options = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(options) - {"starttls"})
-    if unknown:
-        raise bad(f"unknown option {unknown[0]!r} (the only option is starttls)")
-    starttls = False
-    if "starttls" in options:
-        values = options["starttls"]
-        try:
-            (value,) = values
-            starttls = parse_bool(value)
-        except ValueError:
-            raise bad("starttls must be true or false") from None
-    if scheme == "smtps" and starttls:
-        raise bad("smtps:// is encrypted from the start; for STARTTLS use smtp://...?starttls=true")
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if password is not None and not username:
-        raise bad("a password needs a user name")
-    return SmtpServer(
-        host=parts.hostname,
-        port=port or (465 if scheme == "smtps" else 25),
-        security="tls" if scheme == "smtps" else "starttls" if starttls else "none",
-        username=username,
-        password=password,
-    )
 
 
 def hook_label(description: str | None, hook_id: str) -> str:
@@ -341,7 +268,7 @@ class Notifier:
         server = self.server
         sent = 0
         try:
-            with self._connect(server) as smtp:
+            with connect(server, self.policy.timeout, self._tls) as smtp:
                 for message, items in outgoing:
                     try:
                         smtp.send_message(message)
@@ -356,41 +283,10 @@ class Notifier:
                 for item in items:
                     _log_instead(reason, item.notice)
 
-    def _connect(self, server: SmtpServer) -> smtplib.SMTP:
-        timeout = self.policy.timeout
-        smtp: smtplib.SMTP
-        if server.security == "tls":
-            smtp = smtplib.SMTP_SSL(
-                server.host,
-                server.port,
-                local_hostname=_local_hostname(),
-                timeout=timeout,
-                context=self._tls(),
-            )
-        else:
-            smtp = smtplib.SMTP(
-                server.host, server.port, local_hostname=_local_hostname(), timeout=timeout
-            )
-        try:
-            if server.security == "starttls":
-                smtp.starttls(context=self._tls())
-            if server.username:
-                smtp.login(server.username, server.password or "")
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
-
     def _tls(self) -> ssl.SSLContext:
         if self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
-
-
-@functools.cache
-def _local_hostname() -> str:
-    # smtplib looks this up (DNS) on every connection unless told; once per process is enough.
-    return socket.getfqdn()
 
 
 # -- wording ----------------------------------------------------------------------------------

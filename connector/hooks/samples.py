@@ -6,14 +6,17 @@ that fails is blamed on the parameter that brought it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..events import samples as event_samples
 from ..wire.body import BodySpec
 from ..wire.mapping import MappingFailed, compile_expression, refused
 from .stored import body_spec
 from .subscriptions import Subscriptions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,15 @@ def output_fields(
     mapping: str | None = None,
 ) -> list[dict[str, str]]:
     """The flat fields of the body, from the envelope's schema or the reshaped sample."""
-    catalog = subscriptions.catalog
-    catalog.get(event_type)  # 404 for unknown types
-    found = shape(subscriptions, account_id, hook_id=hook_id, mapping=mapping)
-    try:
-        return event_samples.output_fields(catalog, event_type, subscriptions.clock(), found.spec)
-    except MappingFailed as exc:
-        raise refused(exc, found.blame) from None
+    catalog, now = subscriptions.catalog, subscriptions.clock()
+    return _shaped(
+        subscriptions,
+        account_id,
+        event_type,
+        hook_id,
+        mapping,
+        lambda found: event_samples.output_fields(catalog, event_type, now, found.spec),
+    )
 
 
 def samples(
@@ -70,13 +75,15 @@ def samples(
 ) -> list[dict[str, Any]]:
     """Bodies exactly as the hook would receive them, newest first; the catalog sample when
     the account has no such events (or none the hook would be sent)."""
-    catalog = subscriptions.catalog
-    catalog.get(event_type)  # 404 for unknown types
-    found = shape(subscriptions, account_id, hook_id=hook_id, mapping=mapping)
-    try:
-        return event_samples.samples(
+    return _shaped(
+        subscriptions,
+        account_id,
+        event_type,
+        hook_id,
+        mapping,
+        lambda found: event_samples.samples(
             subscriptions.store,
-            catalog,
+            subscriptions.catalog,
             account_id,
             event_type,
             subscriptions.clock(),
@@ -84,6 +91,22 @@ def samples(
             limit=limit,
             filter=found.filter,
             filters=found.filters,
-        )
+        ),
+    )
+
+
+def _shaped(
+    subscriptions: Subscriptions,
+    account_id: str,
+    event_type: str,
+    hook_id: str | None,
+    mapping: str | None,
+    produce: Callable[[Shape], T],
+) -> T:
+    """`produce` with the shape asked for; a mapping that fails is blamed on its parameter."""
+    subscriptions.catalog.get(event_type)  # 404 for unknown types
+    found = shape(subscriptions, account_id, hook_id=hook_id, mapping=mapping)
+    try:
+        return produce(found)
     except MappingFailed as exc:
         raise refused(exc, found.blame) from None
