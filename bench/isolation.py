@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import select
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import receiver  # noqa: E402  # bench/receiver.py: this script's directory is on sys.path
 import requests  # noqa: E402
 from sqlalchemy import select as sql_select  # noqa: E402
 
@@ -48,19 +47,8 @@ class ReceiverProcess:
     """bench/receiver.py in its own process (its own GIL); `url()` builds target URLs."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "receiver.py"), "--max-seconds", "600"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 20)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("PORT "):
-            self.close()
-            raise RuntimeError(f"the receiver did not start (said {line!r})")
-        self.base = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.proc, ports = receiver.start(max_seconds=600)
+        self.base = f"http://127.0.0.1:{ports[0]}"
 
     def url(self, run: str, delay: str, tail: str) -> str:
         return f"{self.base}/in/{run}/{delay}/{tail}"

@@ -7,7 +7,8 @@ It listens on 127.0.0.1 only, on ``--ports`` free ports (more than one lets a be
 endpoints on different "hosts" -- hookkit counts per-host limits by host and port -- without
 leaving 127.0.0.1), prints ``PORT <n> [<n>...]`` on stdout once it is ready, and exits when
 its standard input closes (the parent died or closed the pipe), on SIGTERM, or after
-``--max-seconds`` at the latest.
+``--max-seconds`` at the latest. The benchmarks start it with ``start()``, which needs only
+the standard library.
 
 Routes:
 
@@ -25,15 +26,50 @@ import argparse
 import asyncio
 import contextlib
 import os
+import select
 import signal
+import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from aiohttp import web
+
+STARTUP_TIMEOUT = 20.0  # seconds `start` waits for the receiver's PORT line
+
+
+def start(
+    max_seconds: float, *, hang_seconds: float | None = None, ports: int | None = None
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """Run this receiver in a process of its own (its own GIL) with these options; once it
+    printed its ports, return the process (stdin and stdout piped) and the ports.
+
+    Raises RuntimeError, the process killed, when it did not say ``PORT ...`` within
+    `STARTUP_TIMEOUT` seconds. Standard library only: the benchmarks import it for this.
+    """
+    command = [sys.executable, str(Path(__file__).resolve()), "--max-seconds", str(max_seconds)]
+    if hang_seconds is not None:
+        command += ["--hang-seconds", str(hang_seconds)]
+    if ports is not None:
+        command += ["--ports", str(ports)]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], STARTUP_TIMEOUT)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("PORT "):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        raise RuntimeError(f"the receiver did not start (said {line!r})")
+    return proc, [int(word) for word in line.split()[1:]]
 
 
 def build_app(hang_seconds: float) -> web.Application:
+    from aiohttp import web
+
     ids: defaultdict[str, list[str]] = defaultdict(list)
     times: defaultdict[str, list[float]] = defaultdict(list)
 
@@ -82,6 +118,8 @@ def build_app(hang_seconds: float) -> web.Application:
 
 
 async def serve(host: str, ports: int, max_seconds: float, hang_seconds: float) -> None:
+    from aiohttp import web
+
     runner = web.AppRunner(build_app(hang_seconds), access_log=None, handle_signals=False)
     await runner.setup()
     bound = []
