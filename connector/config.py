@@ -49,6 +49,7 @@ class Settings:
     database_url: str = field(
         default="sqlite:///hookkit.db", metadata={"env": "HOOKKIT_DATABASE_URL"}
     )
+    auto_migrate: bool = field(default=True, metadata={"env": "HOOKKIT_AUTO_MIGRATE"})
     host: str = field(default="127.0.0.1", metadata={"env": "HOOKKIT_HOST"})
     port: int = field(default=8000, metadata={"env": "HOOKKIT_PORT"})
     allow_private_targets: bool = field(

@@ -26,7 +26,8 @@ alone; `for_status` finds the class for a status that Flask or Werkzeug raised i
     │   ├── InvalidFilter (422 filter_invalid)
     │   └── FilterTooLarge (422 filter_too_large)
     ├── RateLimited (429 rate_limited)
-    └── CatalogError (not HTTP: a bad schema/sample file stops start-up)
+    ├── CatalogError (not HTTP: a bad schema/sample file stops start-up)
+    └── SchemaNotCurrent (not HTTP: the database is not at the schema this code needs)
 
 This module imports nothing of hookkit and nothing outside the standard library.
 """
@@ -174,3 +175,10 @@ class CatalogError(HookkitError):
     """A schema or sample file is broken; raised at start-up, never over HTTP."""
 
     code, title = "catalog_error", "Invalid event catalog"
+
+
+class SchemaNotCurrent(HookkitError):
+    """The database's schema is not the one this code needs, and was not (or cannot be)
+    brought there; raised at start-up and by `db` commands, the message says what to do."""
+
+    code, title = "schema_not_current", "Database schema not current"

@@ -17,6 +17,7 @@ from .api import register
 from .catalog import Catalog
 from .clock import Clock, system_clock
 from .config import Settings
+from .platforms import routes as api_description
 from .service import EXTENSION, Hookkit
 
 
@@ -39,4 +40,5 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Hookkit(settings, clock=clock, catalog=catalog)
     register(app)
+    api_description.register(app)
     return app

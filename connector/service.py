@@ -22,6 +22,7 @@ from .delivery.sample_send import SampleSender
 from .delivery.worker import Worker
 from .events.publish import Publisher
 from .hooks.subscriptions import Subscriptions
+from .store import migrate
 from .store.database import Store
 from .store.signal import QueueSignal
 
@@ -47,7 +48,11 @@ class Hookkit:
         self.clock = clock
         self.catalog = catalog or Catalog.load(settings.schemas_dir, settings.samples_dir)
         self.store = Store(settings.database_url)
-        self.store.create_schema()
+        try:
+            migrate.ensure_current(self.store, auto_migrate=settings.auto_migrate)
+        except BaseException:
+            self.store.dispose()
+            raise
         self.signal = QueueSignal()
         self.publisher = Publisher(self.store, self.catalog, clock, self.signal)
         self.subscriptions = Subscriptions(
@@ -93,5 +98,6 @@ class Hookkit:
 
     def close(self) -> None:
         if self.worker is not None:
+            self.signal.forget(self.worker.wake)
             self.worker.stop()
         self.store.dispose()

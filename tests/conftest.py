@@ -1,17 +1,30 @@
-"""Fixtures: a service on a fresh SQLite file per test, API keys of two accounts, receivers."""
+"""Fixtures: a service on a fresh SQLite file per test, API keys of two accounts, receivers,
+a clock the test moves, and the CLI run in-process.
+
+Nothing here reads a `HOOKKIT_*` setting from the environment: apps get their settings as a
+mapping (`create_app` never reads the environment) and the `cli` fixture hides every
+`HOOKKIT_*` variable of the shell from the command, so the suite runs the same whatever the
+developer's shell exports. Only HOOKKIT_TEST_BACKEND, HOOKKIT_TEST_POSTGRES_URL and
+HOOKKIT_REQUIRE_POSTGRES, which choose the test database, are read.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
 from connector import create_app
+from connector.catalog import Catalog
+from connector.clock import Clock, ManualClock, system_clock
+from connector.config import Settings
 from connector.hooks.accounts import create_key, ensure_account
 from connector.service import Hookkit
 from connector.testing import Receiver
@@ -37,14 +50,44 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return f"sqlite:///{tmp_path / 'hookkit.db'}"
 
 
+@functools.cache
+def shipped_catalog() -> Catalog:
+    """The shipped event catalog (`schemas/`, `samples/`), loaded once per test session.
+
+    It is read-only after loading, so every app of the session shares it; tests that need a
+    broken or different catalog load their own.
+    """
+    defaults = Settings()
+    return Catalog.load(defaults.schemas_dir, defaults.samples_dir)
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    """The shipped event catalog, loaded once per session (see `shipped_catalog`)."""
+    return shipped_catalog()
+
+
 @pytest.fixture
-def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
-    """Build apps on this test's database; every one is closed at teardown."""
+def clock() -> ManualClock:
+    """A clock that moves only when told (`clock.advance(seconds)`): `make_app(clock=clock)`.
+
+    Due times, leases, rate limits, expiry and links follow it; the worker's sleeps stay real,
+    so with it a retry is sent only after the test moves the clock past its due time.
+    """
+    return ManualClock()
+
+
+@pytest.fixture
+def make_app(database_url: str, catalog: Catalog) -> Iterator[Callable[..., Flask]]:
+    """Build apps on this test's database and the session's catalog; every one is closed at
+    teardown. `clock=` injects a clock (e.g. the `clock` fixture); other keywords override
+    settings (an app given its own schemas or samples directory loads its own catalog)."""
     made: list[Flask] = []
 
-    def make(**overrides: Any) -> Flask:
+    def make(*, clock: Clock = system_clock, **overrides: Any) -> Flask:
         config = {"database_url": database_url, **FAST, **overrides}
-        app = create_app(config)
+        own = "schemas_dir" in overrides or "samples_dir" in overrides
+        app = create_app(config, clock=clock, catalog=None if own else catalog)
         app.config["TESTING"] = True
         made.append(app)
         return app
@@ -146,6 +189,23 @@ def all_delivered(client: FlaskClient, auth: dict[str, str], hook_id: str, count
     return len(found) == count and all(d["status"] == "delivered" for d in found) and found
 
 
+def caught_up(client: FlaskClient, auth: dict[str, str]) -> None:
+    """A fence for "nothing happened": publish a `share` event to a hook of its own and wait
+    until its delivery is recorded as delivered.
+
+    Claims go oldest due time first, so anything that was due when the fence was published
+    was claimed (and sent) no later than the fence. With a `ManualClock`, move the clock past
+    what must not happen first; then everything that was due has had its turn.
+    """
+    data = shipped_catalog().get("share").sample
+    with Receiver() as fence:
+        hook = subscribe(client, auth, fence.url + "/fence", event="share")
+        publish(client, auth, data, type="share")
+        fence.wait_for(1)
+        wait_until(lambda: all_delivered(client, auth, hook["id"], 1))
+    assert client.delete(f"/v1/hooks/{hook['id']}", headers=auth).status_code == 204
+
+
 def verify_both(secret: str, payload: str, request: Any) -> None:
     """Verify with both receiver libraries, as a user's server would (raises if it fails)."""
     import standardwebhooks
@@ -154,6 +214,41 @@ def verify_both(secret: str, payload: str, request: Any) -> None:
     headers = {k.lower(): v for k, v in request.headers.items()}
     standardwebhooks.Webhook(secret).verify(payload, headers, json_parse=False)
     svix.webhooks.Webhook(secret).verify(payload, headers)
+
+
+# -- the CLI, in-process --------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(database_url: str) -> Callable[..., Result]:
+    """Run `python -m connector ARGS` in-process with click's CliRunner, on this test's
+    database: `cli("keys", "create", "acme", env={"HOOKKIT_...": "..."})`.
+
+    The command sees HOOKKIT_DATABASE_URL, HOOKKIT_ALLOW_PRIVATE_TARGETS=true and what `env`
+    adds, and no other HOOKKIT_* variable: those of the shell are hidden during the call.
+    """
+    from connector.cli import main
+
+    runner = CliRunner()
+
+    def run(*args: str, env: Mapping[str, str] | None = None) -> Result:
+        variables: dict[str, str | None] = {
+            name: None for name in os.environ if name.startswith("HOOKKIT_")
+        }
+        variables.update(
+            {"HOOKKIT_DATABASE_URL": database_url, "HOOKKIT_ALLOW_PRIVATE_TARGETS": "true"}
+        )
+        variables.update(env or {})
+        return runner.invoke(main, list(args), env=variables, catch_exceptions=False)
+
+    return run
+
+
+def hermetic_env(**variables: str) -> dict[str, str]:
+    """This process's environment without its HOOKKIT_* variables, plus `variables`: for
+    subprocesses, which must not inherit the settings of the developer's shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKKIT_")}
+    return {**env, **variables}
 
 
 POSTGRES_URL = os.environ.get(
@@ -209,13 +304,10 @@ class Workers:
         from dataclasses import fields
         from pathlib import Path
 
-        from connector.config import Settings
-
         names = {spec.name: spec.metadata["env"] for spec in fields(Settings)}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKKIT_")}
         merged = {**FAST, "log_level": "INFO", **settings, "database_url": database_url}
-        env.update(
-            {
+        env = hermetic_env(
+            **{
                 names[name]: str(value).lower() if isinstance(value, bool) else str(value)
                 for name, value in merged.items()
             }

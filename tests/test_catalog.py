@@ -29,11 +29,6 @@ NAMES = [
 FIELD_TYPES = {"string", "integer", "number", "boolean", "datetime", "array", "object", "null"}
 
 
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(ROOT / "schemas", ROOT / "samples")
-
-
 def sample(name: str) -> dict[str, Any]:
     """A private copy of the shipped sample, safe to break."""
     return json.loads((ROOT / "samples" / f"{name}.json").read_text())

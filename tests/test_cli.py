@@ -1,8 +1,11 @@
-"""The newcomer's path: the CLI creates a key, `serve` answers real HTTP, a delivery arrives."""
+"""The newcomer's path: the CLI creates a key, `serve` answers real HTTP, a delivery arrives.
+
+Commands run in-process through the `cli` fixture (click's CliRunner); one smoke test starts
+the real `serve` process and talks HTTP to it.
+"""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,43 +16,26 @@ import standardwebhooks
 
 from connector.testing import Receiver
 
-from .conftest import SESSION, free_port, wait_until
+from .conftest import SESSION, free_port, hermetic_env, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _last_line(result) -> str:
+    return result.stdout.strip().splitlines()[-1]  # type: ignore[no-any-return]
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HOOKKIT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "HOOKKIT_ALLOW_PRIVATE_TARGETS": "true",
-        **extra,
-    }
-
-
-def test_keys_create_prints_the_key_last(tmp_path):
+def test_keys_create_prints_the_key_last(cli):
     """`keys create ACCOUNT` prints a new key on its last line; each call makes another."""
-    env = _env(tmp_path)
-    first = _cli(env, "keys", "create", "acme")
-    second = _cli(env, "keys", "create", "acme")
-    assert first.returncode == 0, first.stderr
-    key = first.stdout.strip().splitlines()[-1]
+    first = cli("keys", "create", "acme")
+    second = cli("keys", "create", "acme")
+    assert first.exit_code == 0, first.stderr
+    key = _last_line(first)
     assert key.startswith("hk_") and len(key) > 30
-    assert second.stdout.strip().splitlines()[-1] != key
+    assert _last_line(second) != key
 
 
-def test_broken_catalog_stops_start_up_naming_the_file(tmp_path):
+def test_broken_catalog_stops_start_up_naming_the_file(cli, tmp_path):
     """A sample that does not match its schema stops `serve` with the file and path."""
     schemas, samples = tmp_path / "schemas", tmp_path / "samples"
     schemas.mkdir()
@@ -58,9 +44,9 @@ def test_broken_catalog_stops_start_up_naming_the_file(tmp_path):
         '{"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}'
     )
     (samples / "ping.json").write_text('{"n": "one"}')
-    env = _env(tmp_path, HOOKKIT_SCHEMAS_DIR=str(schemas), HOOKKIT_SAMPLES_DIR=str(samples))
-    result = _cli(env, "serve")
-    assert result.returncode != 0
+    env = {"HOOKKIT_SCHEMAS_DIR": str(schemas), "HOOKKIT_SAMPLES_DIR": str(samples)}
+    result = cli("serve", env=env)
+    assert result.exit_code != 0
     assert "ping.json" in result.stderr and "$.n" in result.stderr
 
 
@@ -74,18 +60,23 @@ def test_broken_catalog_stops_start_up_naming_the_file(tmp_path):
         ("HOOKKIT_ALLOW_PRIVATE_TARGETS", "maybe"),
     ],
 )
-def test_bad_configuration_is_named(tmp_path, variable, value):
+def test_bad_configuration_is_named(cli, variable, value):
     """A malformed or out-of-range HOOKKIT_* value stops the CLI naming the variable."""
-    result = _cli(_env(tmp_path, **{variable: value}), "check")
-    assert result.returncode != 0
+    result = cli("check", env={variable: value})
+    assert result.exit_code != 0
     assert variable in result.stderr
 
 
-def test_serve_delivers_a_signed_webhook_over_real_http(tmp_path):
+def test_serve_delivers_a_signed_webhook_over_real_http(cli, database_url):
     """`serve` + curl-style calls: subscribe a receiver, publish, a verified delivery arrives."""
     port = free_port()
-    env = _env(tmp_path, HOOKKIT_PORT=str(port), HOOKKIT_RETRY_SCHEDULE="1s")
-    key = _cli(env, "keys", "create", "acme").stdout.strip().splitlines()[-1]
+    key = _last_line(cli("keys", "create", "acme"))
+    env = hermetic_env(
+        HOOKKIT_DATABASE_URL=database_url,
+        HOOKKIT_ALLOW_PRIVATE_TARGETS="true",
+        HOOKKIT_PORT=str(port),
+        HOOKKIT_RETRY_SCHEDULE="1s",
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "connector", "serve"],
         cwd=ROOT,
@@ -128,19 +119,17 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_revoked_keys_stop_working(tmp_path, make_app):
+def test_revoked_keys_stop_working(cli, make_app):
     """`keys revoke` (by id or by key) makes the key answer 401; `keys list` shows it revoked."""
-    env = _env(tmp_path)
-    env["HOOKKIT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'keys.db'}"
-    created = [_cli(env, "keys", "create", "acme") for _ in range(2)]
-    first, second = (c.stdout.strip().splitlines()[-1] for c in created)
+    created = [cli("keys", "create", "acme") for _ in range(2)]
+    first, second = (_last_line(c) for c in created)
     first_id = created[0].stderr.split("key ", 1)[1].split(";", 1)[0]
-    assert _cli(env, "keys", "revoke", first_id).returncode == 0
-    assert _cli(env, "keys", "revoke", second).returncode == 0
-    assert _cli(env, "keys", "revoke", second).returncode != 0  # nothing left to revoke
-    listing = _cli(env, "keys", "list", "acme").stdout
+    assert cli("keys", "revoke", first_id).exit_code == 0
+    assert cli("keys", "revoke", second).exit_code == 0
+    assert cli("keys", "revoke", second).exit_code != 0  # nothing left to revoke
+    listing = cli("keys", "list", "acme").stdout
     assert listing.count("revoked") == 2 and first_id in listing
     assert first not in listing and second not in listing
-    client = make_app(database_url=env["HOOKKIT_DATABASE_URL"]).test_client()
+    client = make_app().test_client()
     for key in (first, second):
         assert client.get("/v1/account", headers={"X-API-Key": key}).status_code == 401

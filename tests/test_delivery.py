@@ -9,7 +9,16 @@ import standardwebhooks
 from connector.service import Hookkit
 from connector.testing import Receiver, Reply
 
-from .conftest import SESSION, publish, subscribe, verify_both, wait_until
+from .conftest import (
+    SESSION,
+    _key,
+    all_delivered,
+    caught_up,
+    publish,
+    subscribe,
+    verify_both,
+    wait_until,
+)
 
 
 def test_published_event_arrives_signed(client, auth, receiver):
@@ -120,6 +129,28 @@ def test_paused_hooks_receive_nothing(client, auth, receiver):
     assert publish(client, auth)["deliveries"] == 0
 
 
+def test_a_paused_hooks_due_retry_waits_until_it_is_resumed(make_app, clock):
+    """A retry that falls due while its hook is paused is not sent; resuming sends it, with
+    the same webhook-id."""
+    app = make_app(clock=clock)
+    client, auth = app.test_client(), _key(app, "acme")
+    with Receiver([Reply(500), Reply(200)]) as receiver:
+        hook = subscribe(client, auth, receiver.url)
+        publish(client, auth)
+        (first,) = receiver.wait_for(1)
+        path = f"/v1/hooks/{hook['id']}"
+        wait_until(lambda: client.get(path, headers=auth).json["last_delivery"])
+        client.patch(path, json={"status": "paused"}, headers=auth)
+        clock.advance(3600)  # the 200 ms retry is long due
+        caught_up(client, auth)
+        assert len(receiver.requests) == 1
+
+        client.patch(path, json={"status": "active"}, headers=auth)
+        second = receiver.wait_for(2)[1]
+        wait_until(lambda: all_delivered(client, auth, hook["id"], 1))
+    assert second.header("webhook-id") == first.header("webhook-id")
+
+
 def test_several_hooks_each_get_the_event(client, auth):
     """Independent hooks on one event each receive it, each signed with its own secret."""
     with Receiver() as a, Receiver() as b:
@@ -137,8 +168,6 @@ def test_pending_deliveries_survive_a_restart(make_app, receiver):
     """Deliveries accepted while no worker runs are sent by the next process to start."""
     stopped = make_app(embedded_worker=False)
     client = stopped.test_client()
-    from .conftest import _key
-
     auth = _key(stopped, "acme")
     subscribe(client, auth, receiver.url)
     event = publish(client, auth)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import SESSION
+from connector import errors
+from connector.errors import HookkitError, MethodNotAllowed, NotFound, PayloadTooLarge
+
+from .conftest import SESSION, _key
 
 
 def _problem(response, status: int, code: str) -> dict:
@@ -68,24 +71,36 @@ def test_non_object_body_is_422(client, auth):
     assert body["errors"][0]["path"] == "$"
 
 
-def test_oversize_body_is_413(make_app):
-    """Bodies above HOOKKIT_MAX_BODY_BYTES are refused before parsing."""
-    from .conftest import _key
+def _subclasses(cls: type[HookkitError]) -> list[type[HookkitError]]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
+
+def test_every_error_class_has_its_own_code():
+    """Each `HookkitError` subclass in connector.errors has a code no other class has."""
+    tree = [cls for cls in _subclasses(HookkitError) if cls.__module__ == errors.__name__]
+    assert {NotFound, errors.MalformedJSON, errors.FilterTooLarge} <= set(tree)  # nested too
+    codes = [cls.code for cls in [HookkitError, *tree]]
+    assert len(codes) == len(set(codes)), sorted(code for code in codes if codes.count(code) > 1)
+
+
+def test_oversize_body_is_413(make_app):
+    """Bodies above HOOKKIT_MAX_BODY_BYTES are refused before parsing, as PayloadTooLarge."""
     app = make_app(max_body_bytes=1000)
     client = app.test_client()
     big = {"type": "session", "data": {**SESSION, "padding": "x" * 5000}}
-    _problem(
-        client.post("/v1/events", json=big, headers=_key(app, "acme")), 413, "payload_too_large"
-    )
+    response = client.post("/v1/events", json=big, headers=_key(app, "acme"))
+    _problem(response, PayloadTooLarge.status, PayloadTooLarge.code)
+    assert (PayloadTooLarge.status, PayloadTooLarge.code) == (413, "payload_too_large")
 
 
 def test_unknown_route_and_method(client, auth):
-    """Unknown paths are 404 and wrong methods 405, both as problem+json."""
-    _problem(client.get("/v1/nothing-here", headers=auth), 404, "not_found")
+    """Unknown paths are NotFound (404) and wrong methods MethodNotAllowed (405), both as
+    problem+json with the code of their class in the error tree."""
+    _problem(client.get("/v1/nothing-here", headers=auth), NotFound.status, NotFound.code)
     response = client.put("/v1/hooks", json={}, headers=auth)
-    _problem(response, 405, "method_not_allowed")
+    _problem(response, MethodNotAllowed.status, MethodNotAllowed.code)
     assert "POST" in response.headers["Allow"]
+    assert (NotFound.code, MethodNotAllowed.code) == ("not_found", "method_not_allowed")
 
 
 def test_event_data_errors_list_every_path(client, auth):

@@ -7,7 +7,6 @@ import contextlib
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import trustme
 
 from connector.testing import Receiver, Reply
 
-from .conftest import publish, subscribe, verify_both, wait_until
+from .conftest import caught_up, publish, subscribe, verify_both, wait_until
 from .test_options import api
 
 NO_RETRIES = {"retry_schedule": ""}
@@ -222,9 +221,9 @@ def test_test_send_delivers_the_sample_signed_and_mapped(app, client, auth, rece
     assert logged["test"] is True
 
 
-def test_failing_test_send_is_not_retried(make_app):
+def test_failing_test_send_is_not_retried(make_app, clock):
     """A failing test send reports its error, is never retried and never disables the hook."""
-    client, auth = api(make_app, failure_threshold=1)
+    client, auth = api(make_app, clock=clock, failure_threshold=1)
     with Receiver([Reply(500, b"nope")]) as receiver:
         hook = subscribe(client, auth, receiver.url)
         sent = client.post(f"/v1/hooks/{hook['id']}/test", headers=auth).json
@@ -233,7 +232,8 @@ def test_failing_test_send_is_not_retried(make_app):
         assert sent["attempt"]["response_body"] is None  # the hook does not log bodies
         retried = client.post(f"/v1/deliveries/{sent['id']}/retry", headers=auth)
         assert (retried.status_code, retried.json["code"]) == (409, "test_delivery")
-        time.sleep(0.6)  # three times the retry schedule's 200 ms: a retry would have come
+        clock.advance(3600)  # far past the retry schedule (200 ms) and the lease (10 s)
+        caught_up(client, auth)
         assert len(receiver.requests) == 1
     assert hook_of(client, auth, hook)["status"] == "active"
 
@@ -310,8 +310,9 @@ def test_failures_are_retried_then_failed(make_app, answer, error):
         assert len(receiver.requests) == 2
 
 
-def test_a_hook_deleted_mid_attempt_gets_no_retry(client, auth):
+def test_a_hook_deleted_mid_attempt_gets_no_retry(make_app, clock):
     """Deleting a hook while an attempt is in flight cancels the delivery; no retry follows."""
+    client, auth = api(make_app, clock=clock)
     with Receiver([Reply(500, delay=0.5)]) as receiver:
         hook = subscribe(client, auth, receiver.url)
         publish(client, auth)
@@ -323,7 +324,8 @@ def test_a_hook_deleted_mid_attempt_gets_no_retry(client, auth):
             return delivery["attempts"] and delivery
 
         delivery = wait_until(cancelled)
-        time.sleep(0.4)  # twice the 200 ms retry delay
+        clock.advance(3600)  # far past the 200 ms retry delay
+        caught_up(client, auth)
         assert len(receiver.requests) == 1
     assert delivery["status"] == "cancelled"
 

@@ -12,7 +12,7 @@ import copy
 import inspect
 import json
 import types
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,15 +21,14 @@ from hypothesis import strategies as st
 from hypothesis.internal.conjecture import utils as conjecture_utils
 from hypothesis_jsonschema import _from_schema, from_schema
 
-from connector.catalog import Catalog
+from connector.clock import ManualClock
 from connector.wire.body import BodySpec, render
 from connector.wire.envelope import envelope
 from connector.wire.mapping import MappingFailed, apply_mapping, compile_expression, passes
 
-from .conftest import publish, subscribe, wait_until
+from .conftest import _key, publish, shipped_catalog, subscribe, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Catalog.load(ROOT / "schemas", ROOT / "samples")
+CATALOG = shipped_catalog()
 
 # The custom payload of seed 003 ("email", "campaign_name" mapped, "source" a static value),
 # on the competition_win event: the competition's prize names the campaign.
@@ -409,13 +408,6 @@ def test_bad_mapping_queries_are_refused(client, auth, resource, mapping, words,
     _refused(response, "$.query.mapping", words, position)
 
 
-def test_another_accounts_hook_is_not_found_for_samples(client, auth, other_auth):
-    """`hook_id` of another account answers 404, like an unknown id."""
-    hook = subscribe(client, auth, "http://127.0.0.1:9/x", event="share")
-    response = client.get(f"/v1/event-types/share/samples?hook_id={hook['id']}", headers=other_auth)
-    assert response.status_code == 404
-
-
 # -- preview -----------------------------------------------------------------------------------
 
 
@@ -647,6 +639,21 @@ def test_expired_hooks_receive_nothing(client, auth, receiver, expiration_date, 
     assert client.get(f"/v1/hooks/{hook['id']}", headers=auth).json["expiration_date"] == shown
     assert publish(client, auth)["deliveries"] == deliveries
     assert log_of(client, auth, hook["id"])["pagination"]["total"] == deliveries
+
+
+def test_a_hook_expires_when_the_service_clock_passes_its_date(make_app, receiver):
+    """Expiry follows the service's clock: a hook receives events until its
+    `expiration_date`, and none once the clock has passed it."""
+    clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    app = make_app(clock=clock)
+    client, auth = app.test_client(), _key(app, "acme")
+    hook = subscribe(client, auth, receiver.url, expiration_date="2030-01-01T01:00:00Z")
+    clock.advance(3599)
+    assert publish(client, auth)["deliveries"] == 1
+    receiver.wait_for(1)
+    clock.advance(2)
+    assert publish(client, auth)["deliveries"] == 0
+    assert log_of(client, auth, hook["id"])["pagination"]["total"] == 1
 
 
 # -- properties over schema-valid data ---------------------------------------------------------

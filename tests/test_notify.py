@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from connector.clock import ManualClock
 from connector.delivery.jobs import Notice
 from connector.delivery.notify import Notifier, NotifyPolicy, SmtpServer, parse_smtp_url
 from connector.hooks.accounts import ensure_account
@@ -268,17 +269,17 @@ def notifier_for(mail_app, mailbox):
     service = Hookkit.of(mail_app)
     acme = ensure_account(service.store, "acme", notification_email=OPS)
     globex = ensure_account(service.store, "globex", notification_email="it@globex.example")
-    now = [1000.0]
+    clock = ManualClock(1000.0)
 
-    def make(ssl_context: Any = None, **settings: Any) -> tuple[Notifier, list[float], str, str]:
+    def make(ssl_context: Any = None, **settings: Any) -> tuple[Notifier, ManualClock, str, str]:
         notifier = Notifier(
             replace(service.settings, **settings),
             service.store,
             policy=NotifyPolicy(cooldown=600),
-            clock=lambda: now[0],
+            clock=clock,
             ssl_context=ssl_context,
         )
-        return notifier, now, acme.id, globex.id
+        return notifier, clock, acme.id, globex.id
 
     return make
 
@@ -307,18 +308,18 @@ def test_a_batch_becomes_one_email_per_account(notifier_for, mailbox):
 
 def test_cooldown_holds_back_repeat_failures_of_a_hook(notifier_for, mailbox):
     """A failing hook e-mails once per cooldown; the next e-mail counts what was held back."""
-    notifier, now, acme, _ = notifier_for()
+    notifier, clock, acme, _ = notifier_for()
     notifier.send([_notice(acme, "hook_a", n) for n in range(1, 4)])  # a burst in one batch
     (first,) = mailbox.messages
     assert first["Subject"] == "[hookkit] 3 failed deliveries"
     assert "msg_hook_a_1" in _body(first) and "msg_hook_a_2" not in _body(first)
     assert "Plus 2 more failed deliveries of this hook" in _body(first)
 
-    now[0] += 60
+    clock.advance(60)
     notifier.send([_notice(acme, "hook_a", 4)])
     assert len(mailbox.messages) == 1  # send() is synchronous: nothing more is coming
 
-    now[0] += 600
+    clock.advance(600)
     notifier.send([_notice(acme, "hook_a", 5)])
     assert len(mailbox.messages) == 2
     assert "Plus 1 more failed delivery of this hook" in _body(mailbox.messages[1])
@@ -326,9 +327,9 @@ def test_cooldown_holds_back_repeat_failures_of_a_hook(notifier_for, mailbox):
 
 def test_hook_disabled_is_never_held_back(notifier_for, mailbox):
     """The e-mail saying a hook was disabled goes out even inside the cooldown."""
-    notifier, now, acme, _ = notifier_for()
+    notifier, clock, acme, _ = notifier_for()
     notifier.send([_notice(acme, "hook_a", 1)])
-    now[0] += 1
+    clock.advance(1)
     notifier.send([_notice(acme, "hook_a", 2), _notice(acme, "hook_a", 2, kind="hook_disabled")])
 
     assert len(mailbox.messages) == 2
@@ -443,20 +444,29 @@ def test_forged_or_damaged_links_are_refused(client, auth, mailbox, failing_rece
     assert client.get(f"/v1/hooks/{hook['id']}", headers=auth).json["status"] == "active"
 
 
-def test_expired_link_is_refused(client, auth):
-    """A link older than seven days answers 400 with a message saying it expired."""
+def test_a_link_expires_seven_days_after_it_was_made(make_app, mailbox, failing_receiver, clock):
+    """A link made now works until seven days have passed on the service's clock; then GET
+    and POST answer 400 saying it expired, and the hook stays as it was."""
+    app = make_app(
+        clock=clock,
+        smtp_url=mailbox.url,
+        public_url="http://localhost",
+        secret_key="test-key",
+        retry_schedule="",  # the first failure is final: the e-mail comes at once
+    )
+    client, auth = app.test_client(), _key(app, "acme")
+    client.patch("/v1/account", json={"notification_email": OPS}, headers=auth)
+    hook = subscribe(client, auth, failing_receiver.url)
+    link = _link(_fail(client, auth, mailbox), "Pause this hook")
 
-    class EightDaysAgo(itsdangerous.TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 8 * 86400
-
-    old = itsdangerous.URLSafeTimedSerializer(
-        "test-key", salt="hookkit-action", signer=EightDaysAgo
-    ).dumps({"action": "pause", "account_id": "acc_x", "hook_id": "hook_x"})
+    clock.advance(7 * 86400 - 60)
+    assert client.get(link).status_code == 200
+    clock.advance(120)
     for method in (client.get, client.post):
-        refused = method(f"/actions/{old}")
+        refused = method(link)
         assert refused.status_code == 400
         assert "expired" in refused.text
+    assert client.get(f"/v1/hooks/{hook['id']}", headers=auth).json["status"] == "active"
 
 
 def test_pause_link_pauses_the_hook(client, auth, mailbox, failing_receiver):

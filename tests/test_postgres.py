@@ -1,30 +1,23 @@
-"""The end-to-end flow and scale-out on a real PostgreSQL server.
+"""What only PostgreSQL does: several worker processes sharing one queue (`FOR UPDATE SKIP
+LOCKED`) and waking each other through LISTEN/NOTIFY.
 
-Each test gets its own schema (`pg_url`), so runs never see each other's rows. Skipped when
-the server is unreachable, except under HOOKKIT_REQUIRE_POSTGRES=1 (CI), where that fails.
+Everything else runs on PostgreSQL when the whole suite does (HOOKKIT_TEST_BACKEND=postgres,
+as in CI), so it is not repeated here. Each test gets its own schema (`pg_url`), so runs
+never see each other's rows. Skipped when the server is unreachable, except under
+HOOKKIT_REQUIRE_POSTGRES=1 (CI), where that fails.
 """
 
 from __future__ import annotations
 
 import re
 import signal
-import threading
 from collections import Counter
 
 import pytest
-import standardwebhooks
 
 from connector.testing import Receiver, Reply
 
-from .conftest import (
-    SESSION,
-    _key,
-    all_delivered,
-    deliveries_of,
-    publish,
-    subscribe,
-    wait_until,
-)
+from .conftest import _key, all_delivered, deliveries_of, publish, subscribe, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -37,86 +30,6 @@ def pg_app(pg_url, make_app):
         return make_app(database_url=pg_url, **overrides)
 
     return make
-
-
-@pytest.fixture
-def pg(pg_app):
-    """A service with its embedded worker on PostgreSQL: (client, auth headers)."""
-    app = pg_app()
-    return app.test_client(), _key(app, "acme")
-
-
-def test_published_event_arrives_signed(pg, receiver):
-    """Subscribe and publish on PostgreSQL: the receiver gets the envelope, and it verifies."""
-    client, auth = pg
-    hook = subscribe(client, auth, receiver.url + "/hook")
-    accepted = publish(client, auth)
-    assert accepted["deliveries"] == 1
-    (request,) = receiver.wait_for(1)
-    assert request.json()["id"] == accepted["id"] and request.json()["data"] == SESSION
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    standardwebhooks.Webhook(hook["secret"]).verify(request.body.decode(), headers)
-
-
-def test_retry_then_success_is_logged(pg):
-    """A 500 is retried with the same webhook-id; the log and the hook's counters show both."""
-    client, auth = pg
-    with Receiver([Reply(500, b"boom"), Reply(200)]) as receiver:
-        hook = subscribe(client, auth, receiver.url)
-        publish(client, auth)
-        first, second = receiver.wait_for(2)
-        (delivery,) = wait_until(lambda: all_delivered(client, auth, hook["id"], 1))
-    assert first.header("webhook-id") == second.header("webhook-id") == delivery["id"]
-    assert [(a["attempt"], a["response_code"], a["outcome"]) for a in delivery["attempts"]] == [
-        (1, 500, "retrying"),
-        (2, 200, "delivered"),
-    ]
-    shown = client.get(f"/v1/hooks/{hook['id']}", headers=auth).json
-    assert (shown["delivery_count"], shown["failure_count"]) == (2, 1)
-    assert shown["last_delivery"]["status"] == "delivered"
-
-
-def test_exhausted_retries_disable_the_hook(pg_app):
-    """After the last retry the delivery is failed, and the failure streak disables the hook."""
-    app = pg_app(failure_threshold=1)
-    client, auth = app.test_client(), _key(app, "acme")
-    with Receiver([Reply(503)]) as receiver:
-        hook = subscribe(client, auth, receiver.url)
-        publish(client, auth)
-        receiver.wait_for(3)
-
-        def disabled():
-            shown = client.get(f"/v1/hooks/{hook['id']}", headers=auth).json
-            return shown["status"] == "failed" and shown
-
-        shown = wait_until(disabled)
-    (delivery,) = deliveries_of(client, auth, hook["id"], "?limit=100")["deliveries"]
-    assert delivery["status"] == "failed" and delivery["attempt_count"] == 3
-    assert shown["failure_count"] == 3
-
-
-def test_gone_deletes_the_subscription(pg):
-    """A 410 answer unsubscribes the hook; later events create no deliveries."""
-    client, auth = pg
-    with Receiver([Reply(410)]) as receiver:
-        hook = subscribe(client, auth, receiver.url)
-        publish(client, auth)
-        receiver.wait_for(1)
-        wait_until(lambda: client.get(f"/v1/hooks/{hook['id']}", headers=auth).status_code == 404)
-    assert publish(client, auth)["deliveries"] == 0
-
-
-def test_publish_is_idempotent(pg, receiver):
-    """The same event id twice is one event with one set of deliveries."""
-    client, auth = pg
-    hook = subscribe(client, auth, receiver.url)
-    once = publish(client, auth, id="order-1")
-    again = publish(client, auth, id="order-1")
-    assert again == once
-    wait_until(lambda: all_delivered(client, auth, hook["id"], 1))
-    events = client.get("/v1/events", headers=auth).json
-    listed = events["events"] if isinstance(events, dict) else events
-    assert [e["id"] for e in listed] == [once["id"]]
 
 
 def test_two_workers_deliver_every_message_exactly_once(pg_url, pg_app, workers):
@@ -153,30 +66,6 @@ def test_two_workers_deliver_every_message_exactly_once(pg_url, pg_app, workers)
         assert found, workers.output(proc)
         recorded.append(int(found.group(1)))
     assert sum(recorded) == total and min(recorded) > 0, recorded
-
-
-def test_a_killed_workers_claims_are_sent_again(pg_url, pg_app, workers):
-    """SIGKILL mid-send on PostgreSQL: the next worker claims the expired leases and sends
-    every delivery, the interrupted ones again with the same webhook-id."""
-    app = pg_app(embedded_worker=False)
-    client, auth = app.test_client(), _key(app, "acme")
-    hanging = threading.Event()
-    hanging.set()
-    with Receiver(lambda _request: Reply(delay=30) if hanging.is_set() else Reply()) as receiver:
-        hook = subscribe(client, auth, receiver.url)
-        for _ in range(4):
-            publish(client, auth)
-        settings = {"lease_seconds": "2s", "read_timeout": "30s", "max_per_host": 2}
-        first = workers.start(pg_url, **settings)
-        interrupted = receiver.wait_for(2)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        hanging.clear()
-        workers.start(pg_url, **settings)
-        delivered = wait_until(lambda: all_delivered(client, auth, hook["id"], 4), timeout=30)
-        seen = Counter(r.header("webhook-id") for r in receiver.requests)
-    assert set(seen) == {d["id"] for d in delivered}
-    assert all(seen[r.header("webhook-id")] == 2 for r in interrupted)
 
 
 def test_a_standalone_worker_is_woken_by_notify(pg_url, pg_app, workers, receiver):

@@ -17,6 +17,9 @@ from ..delivery.links import LINK_MAX_AGE, Action, read_action_token
 from ..delivery.notify import hook_label
 from ..errors import HookkitError, NotFound
 from .context import service
+from .operations import Answer, Operation, describe
+
+_HTML = "text/html"
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
@@ -71,6 +74,17 @@ def _action(token: str) -> Action:
 
 
 @bp.get("/<token>")
+@describe(
+    Operation(
+        "describeAction",
+        "What a one-click link from a notification e-mail does, with a button",
+        "actions",
+        (Answer(200, "an HTML page; never acts", {"type": "string"}, media_type=_HTML),),
+        description="The signed token is the authority: no API key. Errors are HTML pages "
+        "too (400 expired, 403 forged, 404 links disabled or hook gone).",
+        authenticated=False,
+    )
+)
 def confirm(token: str) -> Response:
     """Describe what the link does, with a button; never acts (link scanners GET)."""
     action = _action(token)
@@ -107,6 +121,15 @@ def confirm(token: str) -> Response:
 
 
 @bp.post("/<token>")
+@describe(
+    Operation(
+        "performAction",
+        "Do what a one-click link says (retry a delivery, pause or resume a hook)",
+        "actions",
+        (Answer(200, "an HTML page confirming it", {"type": "string"}, media_type=_HTML),),
+        authenticated=False,
+    )
+)
 def perform(token: str) -> Response:
     """Do what the link says and confirm it."""
     action = _action(token)

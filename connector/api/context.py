@@ -1,8 +1,8 @@
-"""The request's context: the running service and the caller's account."""
+"""The request's context: the running service, the caller's account, our public URL."""
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 
 from ..hooks.accounts import Account
 from ..service import Hookkit
@@ -16,3 +16,10 @@ def service() -> Hookkit:
 def account() -> Account:
     """The account `auth.authenticate_request` found for this request."""
     return g.account  # type: ignore[no-any-return]
+
+
+def public_url(path: str) -> str:
+    """`path` as an absolute URL: under `HOOKKIT_PUBLIC_URL` when set (behind a proxy),
+    else under the URL this request came to. Power Automate DELETEs `Location` as given."""
+    base = service().settings.public_url or request.host_url
+    return base.rstrip("/") + path

@@ -13,16 +13,44 @@ from ..events.polling import recent as recent_events
 from .auth import authenticate_request
 from .context import account, service
 from .inputs import choice_arg, int_arg, json_body
+from .operations import Answer, Operation, Param, describe
+from .representations import ref
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 bp.before_request(authenticate_request)
 
 MAX_POLL = 300  # Make's polling triggers take at most 300 items per epoch
 FORMATS = ("events", "ifttt")
+PUBLISH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "description": "an event type of the catalog"},
+        "data": {"description": "valid against the type's schema"},
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "idempotency key",
+        },
+    },
+    "required": ["type", "data"],
+}
 _SPACED_OFFSET = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
 @bp.post("")
+@describe(
+    Operation(
+        "publishEvent",
+        "Publish an event: stored with every delivery it causes, in one transaction",
+        "events",
+        (
+            Answer(202, "accepted", ref("Published")),
+            Answer(200, "this `id` was published before: the first answer", ref("Published")),
+        ),
+        body=PUBLISH_SCHEMA,
+    )
+)
 def publish() -> tuple[Response, int]:
     """202 with the event id and how many deliveries it queued; 200 for a repeated `id`."""
     body = json_body()
@@ -33,6 +61,27 @@ def publish() -> tuple[Response, int]:
 
 
 @bp.get("")
+@describe(
+    Operation(
+        "listEvents",
+        "Recent events, newest first (polling triggers)",
+        "events",
+        (
+            Answer(
+                200,
+                "envelopes; `format=ifttt` answers IFTTT's shape",
+                {"oneOf": [ref("EventList"), ref("IftttEventList")]},
+            ),
+        ),
+        query=(
+            Param("type", {"type": "string"}, "only this event type"),
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_POLL, "default": 20}),
+            Param("since_id", {"type": "string"}, "only events after this one"),
+            Param("since", {"type": "string", "format": "date-time"}, "only later events"),
+            Param("format", {"enum": list(FORMATS), "default": "events"}),
+        ),
+    )
+)
 def recent() -> Response:
     """The account's real events, newest first: what polling triggers read.
 

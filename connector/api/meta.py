@@ -9,11 +9,22 @@ from ..version import __version__
 from .auth import authenticate_request
 from .context import account, service
 from .inputs import json_body
+from .operations import Answer, Operation, describe
+from .representations import ref
 
 bp = Blueprint("meta", __name__)
 
 
 @bp.get("/healthz")
+@describe(
+    Operation(
+        "getHealth",
+        "Liveness and a database round trip",
+        "meta",
+        (Answer(200, "the service is up and reaches its database", ref("Health")),),
+        authenticated=False,
+    )
+)
 def health() -> Response:
     """Liveness plus a database round trip, for load balancers."""
     service().ping()
@@ -25,6 +36,14 @@ account_bp.before_request(authenticate_request)
 
 
 @account_bp.get("/account")
+@describe(
+    Operation(
+        "getAccount",
+        "The account of this API key (a platform's connection test)",
+        "account",
+        (Answer(200, "the account", ref("Account")),),
+    )
+)
 def get_account() -> Response:
     """Who this key belongs to; Zapier and Make call it to test a connection."""
     me = account()
@@ -32,6 +51,18 @@ def get_account() -> Response:
 
 
 @account_bp.patch("/account")
+@describe(
+    Operation(
+        "updateAccount",
+        "Set where failure e-mails go",
+        "account",
+        (Answer(200, "the account", ref("Account")),),
+        body={
+            "type": "object",
+            "properties": {"notification_email": {"type": ["string", "null"], "format": "email"}},
+        },
+    )
+)
 def update_account() -> Response:
     body = json_body()
     me = account()

@@ -1,11 +1,13 @@
 """`python -m connector ...`: serve, run a worker, manage keys and the database schema,
-check the catalog, receive deliveries. The top layer: the only code (with `app.py`) that
-reads the environment and configures logging."""
+check the catalog, export platform apps, receive deliveries. The top layer: the only code
+(with `app.py`) that reads the environment and configures logging."""
 
 from __future__ import annotations
 
 import click
 
+from .db import db
+from .export import export
 from .keys import keys
 from .serve import serve, worker
 from .tools import check, receive
@@ -16,5 +18,5 @@ def main() -> None:
     """hookkit: webhook subscriptions and signed, durable delivery."""
 
 
-for _command in (serve, worker, keys, receive, check):
+for _command in (serve, worker, keys, db, export, receive, check):
     main.add_command(_command)

@@ -37,7 +37,15 @@ def check_catalog(settings: Settings) -> None:
 
 
 def open_store(settings: Settings) -> Store:
-    """The configured database, its schema brought up to date."""
+    """The configured database, its schema at head: upgraded first unless
+    HOOKKIT_AUTO_MIGRATE=false, which makes a database behind head a clear CLI error."""
+    from ..errors import SchemaNotCurrent
+    from ..store import migrate
+
     store = Store(settings.database_url)
-    store.create_schema()
+    try:
+        migrate.ensure_current(store, auto_migrate=settings.auto_migrate)
+    except SchemaNotCurrent as exc:
+        store.dispose()
+        raise click.ClickException(str(exc)) from None
     return store

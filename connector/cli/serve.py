@@ -12,7 +12,7 @@ import click
 from flask import Flask
 
 from ..config import Settings
-from .common import check_catalog, configure_logging, settings_from_env
+from .common import check_catalog, configure_logging, open_store, settings_from_env
 
 
 def wsgi_app(settings: Settings | None = None) -> Flask:
@@ -37,7 +37,10 @@ def serve(workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = settings_from_env()
-    check_catalog(settings)  # a clear message here beats "worker failed to boot"
+    # Clear messages here beat "worker failed to boot"; the schema is upgraded once, here,
+    # before any gunicorn process starts.
+    check_catalog(settings)
+    open_store(settings).dispose()
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -70,6 +73,7 @@ def worker() -> None:
 
     settings = settings_from_env()
     check_catalog(settings)
+    open_store(settings).dispose()  # a database behind head: a clear message, not a traceback
     configure_logging(settings)
     service = Hookkit(settings, start_worker=False)
     runner = service.worker = service.new_worker()

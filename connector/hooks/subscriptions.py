@@ -75,14 +75,14 @@ class Subscriptions:
                 existing = live_twin(conn, account_id, fields["event_key"], fields["target_url"])
             if existing is None:
                 raise
-            return Created(serialize(existing), created=False)
+            return Created(_with_secret(existing), created=False)
 
     def _create(self, account_id: str, fields: dict[str, Any]) -> Created:
         now = self.clock()
         with self.store.write() as conn:
             existing = live_twin(conn, account_id, fields["event_key"], fields["target_url"])
             if existing is not None:
-                return Created(serialize(existing), created=False)
+                return Created(_with_secret(existing), created=False)
             hook_id = new_id("hook")
             secret = generate_secret()
             row = {
@@ -115,7 +115,7 @@ class Subscriptions:
             conn.execute(subscriptions.insert().values(row))
             index_events(conn, hook_id, account_id, row["events"])
             created = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
-        return Created({**serialize(created), "secret": secret}, created=True)
+        return Created(_with_secret(created), created=True)
 
     def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Change the fields `body` gives; 409 if the hook would duplicate another live one.
@@ -234,3 +234,12 @@ class Subscriptions:
             return [serialize(row) for row in rows], int(total.scalar_one())
 
     # -- field handling ---------------------------------------------------------------------
+
+
+def _with_secret(row: Row[Any]) -> dict[str, Any]:
+    """The answer to a subscribe, first or repeated: the hook with its current secret.
+
+    A repeat is answered like the first, as an idempotent replay: n8n re-runs its `create`
+    step when it lost the saved id, and Pipedream saves the secret on every `activate`.
+    """
+    return {**serialize(row), "secret": row.secret}

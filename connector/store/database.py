@@ -2,25 +2,22 @@
 transactions, for SQLite (embedded, one file shared by the API and the worker) and
 PostgreSQL (any number of processes and machines).
 
-This module never decides delivery policy (`delivery` does) and never declares a table
-(`tables` does).
+This module never decides delivery policy (`delivery` does), never declares a table
+(`tables` does) and never changes the schema (`migrate` does).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
-
-from .tables import NOTIFY_DDL, deliveries, metadata
-
-# Serialises schema creation between processes starting at once (any constant will do).
-_SCHEMA_LOCK = 0x686F6F6B  # "hook"
 
 
 class Store:
@@ -36,15 +33,6 @@ class Store:
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _create_engine(url)
         self._write_lock = _sqlite_write_lock(url) if self.is_sqlite else contextlib.nullcontext()
-
-    def create_schema(self) -> None:
-        """Create missing tables; safe when several processes start at once."""
-        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serialises this
-            if not self.is_sqlite:
-                conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
-            metadata.create_all(conn)
-            if not self.is_sqlite:
-                _install_notify_triggers(conn)
 
     def listen_conninfo(self) -> str | None:
         """A libpq URL for a dedicated LISTEN connection (PostgreSQL only, else None)."""
@@ -63,6 +51,28 @@ class Store:
             yield conn
 
     @contextmanager
+    def schema_write(self) -> Iterator[Connection]:
+        """`write()` for schema changes (`migrate`). On SQLite, foreign keys are off inside it
+        and checked once before commit, SQLite's own procedure for altering tables: rebuilding
+        a table that others reference (Alembic's batch mode) would otherwise fail or cascade.
+        """
+        if not self.is_sqlite:
+            with self.write() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            sqlite = conn.connection.driver_connection
+            sqlite.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before it
+            try:
+                with conn.begin():
+                    yield conn
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"schema change broke foreign keys: {broken[:5]}")
+            finally:
+                sqlite.execute("PRAGMA foreign_keys=ON")
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             conn = conn.execution_options(hookkit_read=True)
@@ -78,23 +88,7 @@ class Store:
         self.engine.dispose()
 
 
-def _install_notify_triggers(conn: Connection) -> None:
-    conn.execute(text(NOTIFY_DDL[0]))
-    present = set(
-        conn.execute(
-            text(
-                "SELECT tgname FROM pg_trigger"
-                " WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
-            ),
-            {"table": deliveries.name},
-        ).scalars()
-    )
-    for ddl in NOTIFY_DDL[1:]:
-        name = ddl.split()[2]
-        if name not in present:
-            conn.execute(text(ddl))
-
-
+_SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another process's lock
 _SQLITE_LOCKS: dict[str, threading.Lock] = {}
 _SQLITE_LOCKS_GUARD = threading.Lock()
 
@@ -106,6 +100,22 @@ def _sqlite_write_lock(url: str) -> threading.Lock:
         return _SQLITE_LOCKS.setdefault(path, threading.Lock())
 
 
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while the file is locked: switching a new file to
+    WAL takes an exclusive lock without waiting on the busy timeout, so processes opening one
+    new database at once (services starting together) could fail here (measured: 8 runs of
+    80 with six processes)."""
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def _create_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -113,15 +123,17 @@ def _create_engine(url: str) -> Engine:
     if not path or path == ":memory:":
         raise ValueError("hookkit needs a SQLite file (the worker and the API share it)")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_SECONDS}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

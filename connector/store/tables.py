@@ -174,7 +174,8 @@ attempts = Table(
 
 
 # PostgreSQL: workers LISTEN here; a trigger NOTIFYs when deliveries become due, in the
-# transaction that queued them, so a woken worker always finds them committed.
+# transaction that queued them, so a woken worker always finds them committed. `migrate`
+# runs NOTIFY_DDL on a new database; the migrations carry their own copy (a test compares).
 NOTIFY_CHANNEL = "hookkit_deliveries"
 
 NOTIFY_DDL = (
