@@ -15,6 +15,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The signature schemes a hook may use (`wire.schemes` signs with them).
+SIGNATURE_SCHEMES = ("standard-webhooks", "timestamped-hex", "hex", "ed25519", "none")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -89,10 +92,18 @@ class Settings:
     schemas_dir: Path = field(default=ROOT / "schemas", metadata={"env": "HOOKKIT_SCHEMAS_DIR"})
     samples_dir: Path = field(default=ROOT / "samples", metadata={"env": "HOOKKIT_SAMPLES_DIR"})
     log_level: str = field(default="INFO", metadata={"env": "HOOKKIT_LOG_LEVEL"})
+    json_case: str = field(default="snake", metadata={"env": "HOOKKIT_JSON_CASE"})
+    signature_scheme: str = field(
+        default="standard-webhooks", metadata={"env": "HOOKKIT_SIGNATURE_SCHEME"}
+    )
+    signature_header: str = field(default="", metadata={"env": "HOOKKIT_SIGNATURE_HEADER"})
+    envelope: str = field(default="", metadata={"env": "HOOKKIT_ENVELOPE"})
 
     def __post_init__(self) -> None:
         """Refuse values the service cannot run with, naming the variable to fix."""
         problems = {
+            "signature_scheme": self.signature_scheme not in SIGNATURE_SCHEMES,
+            "signature_header": not _HEADER_NAME.fullmatch(self.signature_header or "X"),
             "port": not 0 < self.port < 65536,
             "retry_jitter": not 0 <= self.retry_jitter < 1,
             "retry_schedule": any(delay < 0 for delay in self.retry_schedule),
@@ -106,13 +117,15 @@ class Settings:
             "max_body_bytes": self.max_body_bytes < 1,
             "response_body_limit": self.response_body_limit < 0,
             "secret_grace": self.secret_grace < 0,
+            "json_case": self.json_case not in ("snake", "camel"),
         }
         bad = [name for name, wrong in problems.items() if wrong]
         if bad:
             rules = ", ".join(f"{_env_name(name)}={getattr(self, name)!r}" for name in bad)
             raise ValueError(
                 f"out of range: {rules} (see README: ports 1-65535, jitter in [0, 1), limits "
-                "timeouts and the lease positive)"
+                "timeouts and the lease positive, a header name a token, a JSON case snake or "
+                f"camel, a signature scheme one of {', '.join(SIGNATURE_SCHEMES)})"
             )
 
     @classmethod

@@ -27,6 +27,7 @@ alone; `for_status` finds the class for a status that Flask or Werkzeug raised i
     │   └── FilterTooLarge (422 filter_too_large)
     ├── RateLimited (429 rate_limited)
     ├── CatalogError (not HTTP: a bad schema/sample file stops start-up)
+    ├── ConfigError (not HTTP: a setting that cannot work with this catalog stops start-up)
     └── SchemaNotCurrent (not HTTP: the database is not at the schema this code needs)
 
 This module imports nothing of hookkit and nothing outside the standard library.
@@ -175,6 +176,13 @@ class CatalogError(HookkitError):
     """A schema or sample file is broken; raised at start-up, never over HTTP."""
 
     code, title = "catalog_error", "Invalid event catalog"
+
+
+class ConfigError(HookkitError):
+    """A setting cannot work with this catalog (e.g. HOOKKIT_ENVELOPE fails on a sample);
+    raised at start-up, never over HTTP, naming the variable."""
+
+    code, title = "config_error", "Invalid configuration"
 
 
 class SchemaNotCurrent(HookkitError):

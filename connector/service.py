@@ -21,10 +21,12 @@ from .delivery.notify import Notifier
 from .delivery.sample_send import SampleSender
 from .delivery.worker import Worker
 from .events.publish import Publisher
+from .events.samples import check_envelope
 from .hooks.subscriptions import Subscriptions
 from .store import migrate
 from .store.database import Store
 from .store.signal import QueueSignal
+from .wire.schemes import Signature
 
 log = logging.getLogger("hookkit")
 
@@ -47,12 +49,17 @@ class Hookkit:
         self.settings = settings
         self.clock = clock
         self.catalog = catalog or Catalog.load(settings.schemas_dir, settings.samples_dir)
+        check_envelope(self.catalog, settings.envelope, clock())
         self.store = Store(settings.database_url)
         try:
             migrate.ensure_current(self.store, auto_migrate=settings.auto_migrate)
+            self._build(settings, clock, start_worker)
         except BaseException:
             self.store.dispose()
             raise
+
+    def _build(self, settings: Settings, clock: Clock, start_worker: bool | None) -> None:
+        """The use cases on the open store; a setting they refuse stops start-up."""
         self.signal = QueueSignal()
         self.publisher = Publisher(self.store, self.catalog, clock, self.signal)
         self.subscriptions = Subscriptions(
@@ -61,6 +68,9 @@ class Hookkit:
             clock,
             self.signal,
             allow_private=settings.allow_private_targets,
+            grace=settings.secret_grace,
+            signature=Signature(settings.signature_scheme, settings.signature_header or None),
+            default_body=settings.envelope,
         )
         self.deliveries = DeliveryLog(self.store, clock, self.signal)
         self.notifier = Notifier(settings, self.store, clock=clock)

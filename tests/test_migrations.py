@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,30 +59,30 @@ def _sql(url: str, statement: str) -> list[Any]:
         engine.dispose()
 
 
-def _run_scripts(url: str) -> None:
-    """Upgrade to head by running the migration scripts themselves (Alembic via env.py)."""
+@contextmanager
+def _store(url: str) -> Iterator[Store]:
+    """A store on `url`, disposed of afterwards (nothing may hold the database open)."""
     store = Store(url)
     try:
-        with store.write() as conn:
-            command.upgrade(migrate.alembic_config(conn), "head")
+        yield store
     finally:
         store.dispose()
+
+
+def _run_scripts(url: str) -> None:
+    """Upgrade to head by running the migration scripts themselves (Alembic via env.py)."""
+    with _store(url) as store, store.write() as conn:
+        command.upgrade(migrate.alembic_config(conn), "head")
 
 
 def _upgrade(url: str) -> migrate.Upgraded:
-    store = Store(url)
-    try:
+    with _store(url) as store:
         return migrate.upgrade(store)
-    finally:
-        store.dispose()
 
 
 def _status(url: str) -> migrate.Status:
-    store = Store(url)
-    try:
+    with _store(url) as store:
         return migrate.current(store)
-    finally:
-        store.dispose()
 
 
 def _reset(url: str) -> None:

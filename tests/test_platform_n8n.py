@@ -193,7 +193,14 @@ def test_trigger_lifecycle_and_verified_deliveries_on_a_live_hookkit(cli, app, a
                 f"{base}/v1/hooks",
                 201,
             )
-            assert call["body"] == {"event": "session", "url": webhook_url, "platform": "n8n"}
+            assert call["body"] == {
+                "event": "session",
+                "url": webhook_url,
+                "platform": "n8n",
+                "signature": {
+                    "scheme": "standard-webhooks"
+                },  # what the node verifies, whatever the default
+            }
             hook_id, secret = created["staticData"]["hookId"], created["staticData"]["secret"]
             assert secret.startswith("whsec_")
             hook = client.get(f"/v1/hooks/{hook_id}", headers=auth).json

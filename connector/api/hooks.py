@@ -13,7 +13,7 @@ from ..errors import (
     MappingTooLarge,
     UnsafeTarget,
 )
-from ..hooks.fields import HOOK_SCHEMA, PLATFORMS
+from ..hooks.fields import HOOK_SCHEMA, PLATFORMS, TARGET_ALIASES
 from .auth import authenticate_request
 from .context import account, public_url, service
 from .inputs import choice_arg, json_body
@@ -53,7 +53,7 @@ _HOOK = (Answer(200, "the subscription", ref("Hook")),)
 )
 def subscribe() -> tuple[Response, int] | Response:
     """201 with the new hook and its secret, or 200 with the identical existing one, likewise."""
-    created = service().subscriptions.subscribe(account().id, json_body())
+    created = service().subscriptions.subscribe(account().id, json_body(keep=TARGET_ALIASES))
     response = jsonify(created.subscription)
     response.headers["Location"] = public_url(
         url_for(".get_hook", hook_id=created.subscription["id"])
@@ -109,7 +109,26 @@ def get_hook(hook_id: str) -> Response:
     )
 )
 def update_hook(hook_id: str) -> Response:
-    return jsonify(service().subscriptions.update(account().id, hook_id, json_body()))
+    body = json_body(keep=TARGET_ALIASES)
+    return jsonify(service().subscriptions.update(account().id, hook_id, body))
+
+
+@bp.put("/<hook_id>")
+@describe(
+    Operation(
+        "replaceHook",
+        "Replace a subscription's settings: each one left out returns to its default",
+        "hooks",
+        _HOOK,
+        description="Required like on subscribe: the event(s) and the target URL. The "
+        "signing secret stays.",
+        body=HOOK_SCHEMA.schema,
+        errors=(*_CHECKS, DuplicateSubscription, Conflict),
+    )
+)
+def replace_hook(hook_id: str) -> Response:
+    body = json_body(keep=TARGET_ALIASES)
+    return jsonify(service().subscriptions.replace(account().id, hook_id, body))
 
 
 @bp.delete("/<hook_id>")

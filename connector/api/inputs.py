@@ -1,18 +1,23 @@
 """Reading requests: the JSON body, and integer and enum query parameters.
 
 Views call these and never touch `request.data` themselves, so every endpoint answers bad
-input with the same problem codes (400 malformed_json, 413, 415, 422 with a path).
+input with the same problem codes (400 malformed_json, 413, 415, 422 with a path). Names
+may come in camelCase in either `HOOKKIT_JSON_CASE`: the body's top-level members and the
+query's parameters are read as their snake_case names (`customValues` as `custom_values`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from typing import Any
 
 from flask import request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from ..errors import MalformedJSON, UnsupportedMediaType, ValidationError
+from .casing import snake
 
 
 def _reject_nul(value: Any, path: str) -> None:
@@ -29,8 +34,12 @@ def _reject_nul(value: Any, path: str) -> None:
             _reject_nul(inner, f"{path}[{index}]")
 
 
-def json_body(*, optional: bool = False) -> dict[str, Any]:
-    """The request's JSON object, or a problem: 415 wrong type, 400 malformed, 422 not an object."""
+def json_body(*, optional: bool = False, keep: Collection[str] = ()) -> dict[str, Any]:
+    """The request's JSON object, or a problem: 415 wrong type, 400 malformed, 422 not an object.
+
+    Top-level camelCase names are read as their snake_case ones, except those in `keep`
+    (names that are accepted as they are, like the `hookUrl` alias of the target URL).
+    """
     raw = request.get_data(cache=True)
     if not raw.strip():
         if optional:
@@ -50,7 +59,30 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError.at("$", "the body must be a JSON object")
     _reject_nul(body, "$")
-    return body
+    return _snake_names(body.items(), keep, "$.")
+
+
+def snake_query() -> None:
+    """`before_request`: read camelCase query parameters as their snake_case names."""
+    if any(snake(name) != name for name in request.args):
+        pairs = _snake_names(request.args.lists(), (), "$.query.")
+        request.args = ImmutableMultiDict(pairs)  # type: ignore[misc]
+
+
+def _snake_names(members: Any, keep: Collection[str], where: str) -> dict[str, Any]:
+    """`(name, value)` pairs by snake_case name; both spellings of one name must agree."""
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for name, value in members:
+        key = name if name in keep else snake(name)
+        if key in out and _json(out[key]) != _json(value):
+            raise ValidationError.at(
+                f"{where}{key}",
+                f"given as both {spelled[key]} and {name} with different values; send one",
+            )
+        if key not in out or key == name:
+            out[key], spelled[key] = value, name
+    return out
 
 
 def _no_constants(name: str) -> None:
@@ -84,3 +116,8 @@ def choice_arg(name: str, choices: tuple[str, ...]) -> str | None:
     if value is not None and value not in choices:
         raise ValidationError.at(f"$.query.{name}", f"{name} must be one of {', '.join(choices)}")
     return value
+
+
+def _json(value: Any) -> str:
+    """`value` as canonical JSON: two spellings agree when these match (1 is not true)."""
+    return json.dumps(value, sort_keys=True)

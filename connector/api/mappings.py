@@ -34,4 +34,5 @@ def preview() -> Response:
     (`events.preview.preview` says what the body may hold). Previews touch no account data;
     the caller is authenticated by `before_request`."""
     hk = service()
-    return jsonify({"result": render_preview(hk.catalog, json_body(), hk.clock())})
+    result = render_preview(hk.catalog, json_body(), hk.clock(), hk.settings.envelope)
+    return jsonify({"result": result})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import SIGNATURE_SCHEMES
+
 _TIME = {"type": "string", "format": "date-time"}
 _MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _MAYBE_TEXT = {"type": ["string", "null"]}
@@ -147,6 +149,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "log_response_body": {"type": "boolean"},
             "rate_limit": {"type": ["number", "null"]},
             "expiration_date": _MAYBE_TIME,
+            "signature": _object(
+                {
+                    "scheme": {"enum": list(SIGNATURE_SCHEMES)},
+                    "header": {
+                        "type": ["string", "null"],
+                        "description": "the header of the timestamped-hex and hex schemes",
+                    },
+                }
+            ),
+            "public_key": {
+                "type": ["string", "null"],
+                "description": "ed25519 hooks: the whpk_ key receivers verify with",
+            },
+            "retry_schedule": {
+                "type": ["string", "null"],
+                "description": '"none", delays like "10s,10s,10s", or null: the deployment\'s',
+            },
+            "success": {"enum": ["2xx", "2xx-3xx"]},
             "delivery_count": {"type": "integer"},
             "failure_count": {"type": "integer"},
             "last_delivery_at": _MAYBE_TIME,

@@ -28,11 +28,14 @@ def configure_logging(settings: Settings) -> None:
 def check_catalog(settings: Settings) -> None:
     """Load the catalog once, so a broken file is one clear message, not a failed boot."""
     from ..catalog import Catalog
-    from ..errors import CatalogError
+    from ..clock import system_clock
+    from ..errors import CatalogError, ConfigError
+    from ..events.samples import check_envelope
 
     try:
-        Catalog.load(settings.schemas_dir, settings.samples_dir)
-    except CatalogError as exc:
+        catalog = Catalog.load(settings.schemas_dir, settings.samples_dir)
+        check_envelope(catalog, settings.envelope, system_clock())
+    except (CatalogError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

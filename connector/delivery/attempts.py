@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..clock import Clock
 from ..wire.mapping import MappingFailed
@@ -62,15 +62,23 @@ def crashed(job: Job, exc: BaseException, policy: RetryPolicy, clock: Clock) -> 
 def decide(
     job: Job, outcome: Outcome, policy: RetryPolicy, *, started: float, finished: float
 ) -> Result:
-    """What an attempt's outcome means: delivered, gone, retried later, or failed for good."""
+    """What an attempt's outcome means: delivered, gone, retried later, or failed for good.
+
+    The hook's own rules come first: its retry schedule over the deployment's `policy`, and
+    its success rule ("2xx-3xx" counts a redirect as delivered; it is never followed).
+    """
     body = outcome.response_body if job.log_response_body else None
-    if outcome.ok:
+    code = outcome.response_code
+    redirect_accepted = job.success == "2xx-3xx" and code is not None and 300 <= code < 400
+    if outcome.ok or redirect_accepted:
         return Result(
             job, started, outcome.duration_ms, outcome.response_code, None, body, "delivered"
         )
     if outcome.response_code == 410:
         error = "410 Gone: the receiver asked to be unsubscribed; the hook was deleted"
         return Result(job, started, outcome.duration_ms, 410, error, body, "gone")
+    if job.retry_schedule is not None:
+        policy = replace(policy, schedule=job.retry_schedule)
     next_at = None if job.is_test else policy.next_at(job.attempt, finished)
     return Result(
         job,

@@ -30,6 +30,10 @@ class Job:
     rate_limit: float | None
     log_response_body: bool
     hook_description: str
+    # The hook's own delivery rules: delays before each retry (None: the deployment's), and
+    # whether a 3xx counts as delivered ("2xx-3xx") or not ("2xx").
+    retry_schedule: tuple[float, ...] | None = None
+    success: str = "2xx"
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ _HOOK_COLUMNS = (
     subscriptions.c.rate_limit,
     subscriptions.c.log_response_body,
     subscriptions.c.description,
+    subscriptions.c.signature,
+    subscriptions.c.retry_schedule,
+    subscriptions.c.success,
 )
 _EVENT_COLUMNS = (events.c.id, events.c.type, events.c.created_at, events.c.data)
 
@@ -85,20 +88,24 @@ class _Hook:
     rate_limit: float | None
     log_response_body: bool
     description: str
+    retry_schedule: tuple[float, ...] | None
+    success: str
 
 
-def _hook(row: Any, now: float) -> _Hook:
+def _hook(row: Any, now: float, default_body: str | None) -> _Hook:
     return _Hook(
         host=row.target_host,
-        spec=request_spec(row),
+        spec=request_spec(row, default_body),
         secrets=signing_secrets(row, now),
         rate_limit=row.rate_limit,
         log_response_body=row.log_response_body,
         description=row.description,
+        retry_schedule=None if row.retry_schedule is None else tuple(row.retry_schedule),
+        success=row.success or "2xx",
     )
 
 
-def _jobs(conn: Any, rows: Sequence[Any], now: float) -> list[Job]:
+def _jobs(conn: Any, rows: Sequence[Any], now: float, default_body: str | None) -> list[Job]:
     """Jobs for leased delivery rows, reading and preparing each event and hook once.
 
     A batch usually holds many deliveries of few hooks, and a fanned-out event many
@@ -108,7 +115,7 @@ def _jobs(conn: Any, rows: Sequence[Any], now: float) -> list[Job]:
     event_rows = conn.execute(_EVENTS_BY_ID, {"ids": list({row.event_id for row in rows})})
     envelopes = {e.id: envelope(e.id, e.type, e.created_at, e.data) for e in event_rows}
     hook_rows = conn.execute(_HOOKS_BY_ID, {"ids": list({row.subscription_id for row in rows})})
-    hooks = {h.id: _hook(h, now) for h in hook_rows}
+    hooks = {h.id: _hook(h, now, default_body) for h in hook_rows}
     return [_job(row, hooks[row.subscription_id], envelopes[row.event_id]) for row in rows]
 
 
@@ -127,6 +134,8 @@ def _job(row: Any, hook: _Hook, env: dict[str, Any]) -> Job:
         rate_limit=hook.rate_limit,
         log_response_body=hook.log_response_body,
         hook_description=hook.description,
+        retry_schedule=hook.retry_schedule,
+        success=hook.success,
     )
 
 
@@ -164,8 +173,16 @@ _SCAN_FACTOR = 4
 _ROUNDS = 4
 
 
-def claim(store: Store, owner: str, now: float, lease: float, quota: Quota) -> list[Job]:
-    """Claim due deliveries of active hooks, oldest first, within `quota`."""
+def claim(
+    store: Store,
+    owner: str,
+    now: float,
+    lease: float,
+    quota: Quota,
+    default_body: str | None = None,
+) -> list[Job]:
+    """Claim due deliveries of active hooks, oldest first, within `quota`; `default_body` is the
+    deployment's default body (HOOKKIT_ENVELOPE) for hooks without a mapping."""
     if quota.total <= 0:
         return []
     hosts = Counter(quota.held_hosts)
@@ -209,7 +226,7 @@ def claim(store: Store, owner: str, now: float, lease: float, quota: Quota) -> l
         if not chosen:
             return []
         leased = conn.execute(_LEASE, {"ids": chosen, "owner": owner, "until": now + lease})
-        jobs = _jobs(conn, leased.all(), now)
+        jobs = _jobs(conn, leased.all(), now, default_body)
     order = {delivery_id: i for i, delivery_id in enumerate(chosen)}
     return sorted(jobs, key=lambda job: order[job.id])
 
@@ -245,11 +262,11 @@ def _candidates(*, for_update: bool, skip_hosts: bool, skip_hooks: bool, skip_ta
     return query
 
 
-def load_job(store: Store, delivery_id: str, now: float) -> Job:
+def load_job(store: Store, delivery_id: str, now: float, default_body: str | None = None) -> Job:
     """The job for a delivery the caller leased itself (test sends)."""
     with store.read() as conn:
         row = conn.execute(_ONE_DELIVERY, {"id": delivery_id}).one()
-        (job,) = _jobs(conn, [row], now)
+        (job,) = _jobs(conn, [row], now, default_body)
     return job
 
 

@@ -64,7 +64,7 @@ class SampleSender:
                 lease_owner=new_id("tst"),
                 lease=self.settings.lease_seconds,
             )
-        job = outbox.load_job(self.store, delivery_id, now)
+        job = outbox.load_job(self.store, delivery_id, now, self.settings.envelope or None)
         result = asyncio.run(self._send_once(job))
         notices = recording.record(
             self.store,

@@ -165,6 +165,7 @@ class Worker:
                         self.clock(),
                         self.settings.lease_seconds,
                         self._quota(),
+                        self.settings.envelope or None,
                     )
                 except Exception:
                     log.exception("claiming deliveries failed; retrying")

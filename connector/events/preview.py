@@ -24,13 +24,16 @@ PREVIEW_SCHEMA = validator_for(
 )
 
 
-def preview(catalog: Catalog, body: dict[str, Any], now: float) -> dict[str, Any]:
+def preview(
+    catalog: Catalog, body: dict[str, Any], now: float, default_body: str | None = None
+) -> dict[str, Any]:
     """What a hook with this `mapping` and `custom_values` would receive.
 
     `body`: `event_type` (its catalog sample is the event), or `data` (any JSON, wrapped in
     an envelope of `event_type`, else of type `preview`), or both; `mapping` and
     `custom_values` optional, as on a subscription. A mapping that does not parse, or does
     not give an object for this event, is a 422 with the parser's message and position.
+    Without a mapping the body is the deployment's default one (`default_body`), as sent.
     """
     check(PREVIEW_SCHEMA, body)
     event_type = body.get("event_type")
@@ -46,6 +49,6 @@ def preview(catalog: Catalog, body: dict[str, Any], now: float) -> dict[str, Any
     if mapping is not None:
         compile_expression(mapping, "$.mapping")
     try:
-        return render(BodySpec(mapping, body.get("custom_values")), env)
+        return render(BodySpec(mapping, body.get("custom_values"), default_body or None), env)
     except MappingFailed as exc:
         raise refused(exc, "$.mapping") from None

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog import Catalog, schema_fields, value_fields
+from ..errors import ConfigError, ValidationError
 from ..store.database import Store
 from ..wire.body import BodySpec, render
 from ..wire.envelope import envelope, envelope_schema
-from ..wire.mapping import MappingFailed, passes
+from ..wire.mapping import MappingFailed, compile_expression, passes
 from .polling import recent
 
 SAMPLE_WINDOW = 100  # recent events looked through when some may be skipped
@@ -21,6 +22,22 @@ SAMPLE_WINDOW = 100  # recent events looked through when some may be skipped
 def sample_envelope(catalog: Catalog, event_type: str, now: float) -> dict[str, Any]:
     """The catalog's sample in the shape a hook receives, for accounts with no events yet."""
     return envelope(f"evt_sample_{event_type}", event_type, now, catalog.get(event_type).sample)
+
+
+def check_envelope(catalog: Catalog, expression: str, now: float) -> None:
+    """Refuse a default body (HOOKKIT_ENVELOPE) that does not parse, or does not give an
+    object for the sample of every event type: no delivery could be sent with it."""
+    if not expression:
+        return
+    try:
+        compile_expression(expression, "HOOKKIT_ENVELOPE")
+    except ValidationError as exc:
+        raise ConfigError(f"HOOKKIT_ENVELOPE: {exc.detail}") from None
+    for name in catalog.names():
+        try:
+            render(BodySpec(default_body=expression), sample_envelope(catalog, name, now))
+        except MappingFailed as exc:
+            raise ConfigError(f"HOOKKIT_ENVELOPE: {exc}, for the sample of {name!r}") from None
 
 
 def output_fields(

@@ -9,6 +9,8 @@ This module never writes to the database: it turns a request body into column va
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -18,14 +20,20 @@ from sqlalchemy.engine import Row
 from ..catalog import Catalog
 from ..catalog.validation import validator_for
 from ..clock import Clock
-from ..errors import ValidationError
+from ..config import SIGNATURE_SCHEMES, parse_schedule
+from ..errors import ConfigError, ValidationError
 from ..events.samples import sample_envelope
 from ..wire.body import BodySpec, render
 from ..wire.mapping import MappingFailed, compile_expression, evaluate_filter, refused
+from ..wire.schemes import ONE_HEADER, Signature
+from ..wire.signing import PREFIX as KEY_PREFIX
 from ..wire.targets import check_target_url, host_key
 
 TARGET_ALIASES = ("target_url", "targetUrl", "hookUrl", "webhookUrl", "target", "url")
 PLATFORMS = ("zapier", "make", "n8n", "pipedream", "ifttt", "custom")
+SUCCESS_RULES = ("2xx", "2xx-3xx")  # which answers count as delivered
+MIN_SECRET_LENGTH = 24
+MAX_RETRIES = 30
 ZAPIER_RATE_LIMIT = 30.0  # Zapier accepts at most 30 requests/s per hook
 
 # Headers a subscription may not set: they would break signing, framing or our auth.
@@ -104,18 +112,65 @@ HOOK_SCHEMA = validator_for(
             "rate_limit": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000},
             # Parsed by `_timestamp`, which also takes a date-time without an offset.
             "expiration_date": {"type": ["string", "null"], "maxLength": 100},
+            # Not an anyOf with null: a wrong scheme is then named at $.signature.scheme.
+            "signature": {
+                "type": ["object", "null"],
+                "properties": {
+                    "scheme": {"enum": list(SIGNATURE_SCHEMES)},
+                    "header": {"type": ["string", "null"], "maxLength": 100},
+                },
+                "additionalProperties": False,
+            },
+            # "none", or delays like "10s,10s,10s"; parsed by `_schedule`.
+            "retry_schedule": {"type": ["string", "null"], "maxLength": 200},
+            "success": {"enum": list(SUCCESS_RULES)},
+            # The user's own secret (seed 003); empty or absent on PATCH keeps the current one.
+            "secret": {"type": ["string", "null"], "maxLength": 100},
         },
     }
 )
 
+# Every setting of a hook at its default, spelled as in a request body: what a subscribe
+# leaves out, and what a PUT that leaves a setting out returns it to (`Subscriptions`,
+# which also gives Zapier hooks without a rate limit ZAPIER_RATE_LIMIT). Events and the
+# target URL are required instead; the secret is not a setting. Never mutated.
+DEFAULTS: dict[str, Any] = {
+    "active": True,
+    "platform": "custom",
+    "description": "",
+    "method": "POST",
+    "content_type": "json",
+    "headers": {},
+    "auth": None,
+    "custom_values": {},
+    "mapping": None,
+    "filter": None,
+    "filters": {},
+    "log_response_body": False,
+    "rate_limit": None,
+    "expiration_date": None,
+    "signature": None,  # the deployment's scheme
+    "retry_schedule": None,  # the deployment's schedule
+    "success": SUCCESS_RULES[0],
+}
+
 
 class FieldChecker:
-    """Checks subscription bodies against one catalog and target policy."""
+    """Checks subscription bodies against one catalog and target policy; new hooks get the
+    deployment's `signature` unless they ask for another."""
 
-    def __init__(self, catalog: Catalog, clock: Clock, *, allow_private: bool) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock,
+        *,
+        allow_private: bool,
+        signature: Signature | None = None,
+    ) -> None:
         self.catalog = catalog
         self.clock = clock
         self.allow_private = allow_private
+        self.signature = _deployment_signature(signature or Signature())
 
     def fields(
         self, body: dict[str, Any], *, creating: bool, current: Row[Any] | None = None
@@ -162,6 +217,23 @@ class FieldChecker:
             out["expires_at"] = _timestamp(body["expiration_date"])
         if "auth" in out or "headers" in out:
             _refuse_two_authorizations(out, current)
+        if "signature" in body:
+            out["signature"] = _signature(body["signature"], self.signature)
+        elif creating:
+            out["signature"] = self.signature.as_dict()
+        if "signature" in out or "headers" in out or "auth" in out:
+            _refuse_header_clash(out, current)
+        if "retry_schedule" in body:
+            out["retry_schedule"] = _schedule(body["retry_schedule"])
+        if "success" in body:
+            out["success"] = body["success"]
+        if body.get("secret"):  # empty or null keeps the current secret
+            out["secret"] = _own_secret(body["secret"])
+            stored = out.get("signature", getattr(current, "signature", None))
+            if Signature.stored(stored).uses_key_pair:
+                raise ValidationError.at(
+                    "$.secret", "an ed25519 hook signs with a key pair of hookkit's; no secret"
+                )
         self._check_mapping(out, current)
         return out
 
@@ -298,3 +370,100 @@ def _timestamp(text: str | None) -> float | None:
     if year is None or not 1970 <= year <= 9999:
         raise ValidationError.at(path, "must be in the years 1970 to 9999 (in UTC)")
     return seconds
+
+
+def _signature(value: dict[str, Any] | None, default: Signature) -> dict[str, Any]:
+    """The stored form of a hook's signature; null means the deployment's default."""
+    if value is None:
+        return default.as_dict()
+    scheme = value.get("scheme") or default.scheme
+    header = value.get("header")
+    if header is not None:
+        path = "$.signature.header"
+        if scheme not in ONE_HEADER:
+            raise ValidationError.at(path, f"the {scheme} scheme has no header of its own")
+        if not _TOKEN.match(header):
+            raise ValidationError.at(path, "not a valid HTTP header name")
+        lowered = header.lower()
+        if lowered in FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
+            raise ValidationError.at(path, f"header {header!r} is set by hookkit otherwise")
+    return Signature(scheme, header).as_dict()
+
+
+def _refuse_header_clash(fields: dict[str, Any], current: Row[Any] | None) -> None:
+    """A custom header, or basic auth's Authorization, may not have the name the signature
+    travels in: one of the two would silently replace the other."""
+    stored = fields.get("signature", getattr(current, "signature", None))
+    name = Signature.stored(stored).header_name
+    if name is None:
+        return
+    headers = fields["headers"] if "headers" in fields else getattr(current, "headers", None)
+    for header in headers or {}:
+        if header.lower() == name.lower():
+            raise ValidationError.at(
+                f"$.headers.{header}", f"{name} carries the signature; choose another name"
+            )
+    auth = fields["auth"] if "auth" in fields else getattr(current, "auth", None)
+    if auth is not None and name.lower() == "authorization":
+        raise ValidationError.at(
+            "$.signature.header",
+            "basic auth sets the Authorization header; sign in another header",
+        )
+
+
+def _deployment_signature(signature: Signature) -> Signature:
+    """The deployment's scheme for new hooks, held to the rules of a hook's own
+    (HOOKKIT_SIGNATURE_HEADER: only for the one-header schemes, not a header hookkit sets)."""
+    try:
+        _signature({"scheme": signature.scheme, "header": signature.header}, signature)
+    except ValidationError as exc:
+        raise ConfigError(f"HOOKKIT_SIGNATURE_HEADER={signature.header!r}: {exc}") from None
+    return signature
+
+
+def _schedule(text: str | None) -> list[float] | None:
+    """Delays before each retry (`[]` for "none"); null means the deployment's schedule."""
+    if text is None:
+        return None
+    path = "$.retry_schedule"
+    if text.strip().lower() == "none":
+        return []
+    try:
+        delays = list(parse_schedule(text))
+    except ValueError as exc:
+        raise ValidationError.at(path, f'{exc}; or "none"') from None
+    if not delays:
+        raise ValidationError.at(path, 'give delays like "10s,10s,10s", or "none"')
+    if len(delays) > MAX_RETRIES or any(d > 30 * 86400 for d in delays):
+        raise ValidationError.at(path, f"at most {MAX_RETRIES} retries, each within 30 days")
+    return delays
+
+
+def _own_secret(secret: str) -> str:
+    """A secret the user chose: long enough to be one, and printable."""
+    path = "$.secret"
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValidationError.at(path, f"a secret needs at least {MIN_SECRET_LENGTH} characters")
+    if not secret.isprintable() or secret != secret.strip():
+        raise ValidationError.at(
+            path, "a secret may not hold spaces at its ends or control characters"
+        )
+    if secret.startswith(KEY_PREFIX):  # Standard Webhooks signs with the key it encodes
+        try:
+            key = base64.b64decode(secret[len(KEY_PREFIX) :], validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not key:
+            raise ValidationError.at(
+                path,
+                f"a {KEY_PREFIX} secret is a base64 key (Standard Webhooks); leave out the "
+                f"{KEY_PREFIX} prefix to sign with the string itself",
+            )
+    return secret
+
+
+def schedule_text(delays: list[float] | None) -> str | None:
+    """How a stored retry schedule is shown: "none", "10s,10s,10s", or null (the default)."""
+    if delays is None:
+        return None
+    return ",".join(f"{delay:g}s" for delay in delays) or "none"

@@ -33,14 +33,16 @@ def shape(
     subscriptions: Subscriptions, account_id: str, *, hook_id: str | None, mapping: str | None
 ) -> Shape:
     """The shape of `hook_id` (404 if not this account's), `mapping` overriding its mapping."""
-    found = Shape()
+    default_body = subscriptions.default_body
+    found = Shape(BodySpec(default_body=default_body) if default_body else None)
     if hook_id:
         hook = subscriptions.row(account_id, hook_id)
-        found = Shape(body_spec(hook), hook.filter, hook.filters, "$.query.hook_id")
+        found = Shape(body_spec(hook, default_body), hook.filter, hook.filters, "$.query.hook_id")
     if mapping:  # `mapping=` left empty by a form means no mapping
         compile_expression(mapping, "$.query.mapping")
         custom = found.spec.custom_values if found.spec else None
-        found = Shape(BodySpec(mapping, custom), found.filter, found.filters, "$.query.mapping")
+        spec = BodySpec(mapping, custom, default_body)
+        found = Shape(spec, found.filter, found.filters, "$.query.mapping")
     return found
 
 

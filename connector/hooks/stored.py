@@ -17,7 +17,8 @@ from ..store.tables import deliveries, subscription_events, subscriptions
 from ..wire.body import BodySpec
 from ..wire.envelope import iso
 from ..wire.outgoing import RequestSpec
-from .fields import MASK, SENSITIVE_HEADER
+from ..wire.schemes import Signature, public_key
+from .fields import MASK, SENSITIVE_HEADER, SUCCESS_RULES, schedule_text
 
 
 def live_twin(
@@ -102,12 +103,13 @@ def remove(conn: Connection, hook_id: str, now: float) -> None:
     )
 
 
-def body_spec(row: Any) -> BodySpec:
-    """How a stored hook shapes its bodies: its mapping and custom values."""
-    return BodySpec(mapping=row.mapping, custom_values=row.custom_values)
+def body_spec(row: Any, default_body: str | None = None) -> BodySpec:
+    """How a stored hook shapes its bodies: its mapping and custom values, over the
+    deployment's `default_body` (HOOKKIT_ENVELOPE) when it has no mapping."""
+    return BodySpec(row.mapping, row.custom_values, default_body or None)
 
 
-def request_spec(row: Any) -> RequestSpec:
+def request_spec(row: Any, default_body: str | None = None) -> RequestSpec:
     """How a stored hook's requests look: `delivery.outbox` builds every send from it
     (deliveries, retries, redeliveries, test sends)."""
     return RequestSpec(
@@ -116,7 +118,8 @@ def request_spec(row: Any) -> RequestSpec:
         content_type=row.content_type,
         headers=row.headers,
         auth=row.auth,
-        body=body_spec(row),
+        body=body_spec(row, default_body),
+        signature=Signature.stored(row.signature),
     )
 
 
@@ -130,7 +133,8 @@ def signing_secrets(row: Any, now: float) -> list[str]:
 
 
 def serialize(row: Any) -> dict[str, Any]:
-    """The public view of a hook: never its secret, basic-auth password or sensitive headers."""
+    """The public view of a hook: never its secret, basic-auth password or sensitive headers;
+    an ed25519 hook shows the public key receivers verify with."""
     auth = row.auth
     if auth:
         auth = {"type": auth.get("type"), "username": auth.get("username")}
@@ -138,6 +142,7 @@ def serialize(row: Any) -> dict[str, Any]:
         name: (MASK if SENSITIVE_HEADER.search(name) else value)
         for name, value in (row.headers or {}).items()
     }
+    signature = Signature.stored(row.signature)
     return {
         "id": row.id,
         "event": row.events[0],
@@ -157,6 +162,10 @@ def serialize(row: Any) -> dict[str, Any]:
         "log_response_body": row.log_response_body,
         "rate_limit": row.rate_limit,
         "expiration_date": iso(row.expires_at),
+        "signature": signature.as_dict(),
+        "public_key": public_key(row.secret) if signature.uses_key_pair else None,
+        "retry_schedule": schedule_text(row.retry_schedule),
+        "success": row.success or SUCCESS_RULES[0],
         "delivery_count": row.delivery_count,
         "failure_count": row.failure_count,
         "last_delivery_at": iso(row.last_delivery_at),

@@ -27,8 +27,9 @@ from ..store.database import Store
 from ..store.ids import new_id
 from ..store.signal import QueueSignal
 from ..store.tables import subscription_events, subscriptions
+from ..wire.schemes import Signature, generate_key_pair
 from ..wire.signing import generate_secret
-from .fields import HOOK_SCHEMA, ZAPIER_RATE_LIMIT, FieldChecker, checked_fields
+from .fields import DEFAULTS, HOOK_SCHEMA, ZAPIER_RATE_LIMIT, FieldChecker, checked_fields
 from .stored import apply, index_events, live_twin, owned, remove, serialize
 
 
@@ -53,19 +54,28 @@ class Subscriptions:
         signal: QueueSignal,
         *,
         allow_private: bool,
+        grace: float = 0.0,
+        signature: Signature | None = None,
+        default_body: str | None = None,
     ) -> None:
+        """`grace`: how long a replaced secret keeps signing; `signature`: what new hooks
+        get unless they ask for another; `default_body`: the deployment's (HOOKKIT_ENVELOPE)."""
         self.store = store
         self.catalog = catalog
         self.clock = clock
         self.signal = signal
-        self.checker = FieldChecker(catalog, clock, allow_private=allow_private)
+        self.grace = grace
+        self.default_body = default_body or None
+        self.checker = FieldChecker(
+            catalog, clock, allow_private=allow_private, signature=signature
+        )
 
     # -- commands ---------------------------------------------------------------------------
 
     def subscribe(self, account_id: str, body: dict[str, Any]) -> Created:
         """Create a hook, or return the identical one this account already has."""
         check(HOOK_SCHEMA, body)
-        fields = self.checker.fields(body, creating=True)
+        fields = self.checker.fields(_fresh(body), creating=True)
         try:
             return self._create(account_id, fields)
         except IntegrityError:
@@ -84,24 +94,11 @@ class Subscriptions:
             if existing is not None:
                 return Created(_with_secret(existing), created=False)
             hook_id = new_id("hook")
-            secret = generate_secret()
+            key_pair = Signature.stored(fields.get("signature")).uses_key_pair
+            secret = generate_key_pair() if key_pair else fields.get("secret") or generate_secret()
             row = {
                 "id": hook_id,
                 "account_id": account_id,
-                "status": "active",
-                "platform": "custom",
-                "description": "",
-                "method": "POST",
-                "content_type": "json",
-                "headers": {},
-                "auth": None,
-                "custom_values": {},
-                "mapping": None,
-                "filter": None,
-                "filters": {},
-                "log_response_body": False,
-                "rate_limit": None,
-                "expires_at": None,
                 **fields,
                 "secret": secret,
                 "created_at": now,
@@ -110,30 +107,45 @@ class Subscriptions:
                 "failure_count": 0,
                 "failure_streak": 0,
             }
-            if row["platform"] == "zapier" and row["rate_limit"] is None:
-                row["rate_limit"] = ZAPIER_RATE_LIMIT
             conn.execute(subscriptions.insert().values(row))
             index_events(conn, hook_id, account_id, row["events"])
             created = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
         return Created(_with_secret(created), created=True)
 
     def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Change the fields `body` gives; 409 if the hook would duplicate another live one.
+        """Change the fields `body` gives; 409 if the hook would duplicate another live one."""
+        check(HOOK_SCHEMA, body)
+        return self._change(account_id, hook_id, body, creating=False)
+
+    def replace(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT: `body` becomes the hook's settings, checked as on subscribe (events and a
+        target URL required), and every setting it leaves out returns to its default; the
+        secret stays. Otherwise like `update`: 409 if it would duplicate another live hook."""
+        check(HOOK_SCHEMA, body)
+        return self._change(account_id, hook_id, _fresh(body), creating=True)
+
+    def _change(
+        self, account_id: str, hook_id: str, body: dict[str, Any], *, creating: bool
+    ) -> dict[str, Any]:
+        """Write the checked fields of `body` (with `creating`, all of them are required).
 
         The fields are checked before the write transaction opens: trying a mapping on every
         subscribed event's sample takes a while, and SQLite has a single writer. Should the
         hook change meanwhile in a way those checks read, they run again.
         """
-        check(HOOK_SCHEMA, body)
         for _ in range(_UPDATE_ATTEMPTS):
             current = self.row(account_id, hook_id)
-            fields = self.checker.fields(body, creating=False, current=current)
+            fields = self.checker.fields(body, creating=creating, current=current)
             try:
                 with self.store.write() as conn:
                     latest = owned(conn, account_id, hook_id)
                     if checked_fields(latest) != checked_fields(current):
                         continue
-                    updated = serialize(apply(conn, latest, fields, self.clock()))
+                    now = self.clock()
+                    changes = self._secret_change(latest, fields, now)
+                    updated = serialize(apply(conn, latest, changes, now))
+                    if changes.get("secret", latest.secret) != latest.secret:
+                        updated = _with_secret_of(updated, changes)  # shown once, like on create
                     break
             except IntegrityError:
                 # A concurrent subscribe or update took this event and URL first.
@@ -156,6 +168,30 @@ class Subscriptions:
             self.signal.send()  # a resumed hook may have deliveries waiting
         return updated
 
+    def _secret_change(
+        self, current: Row[Any], fields: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        """`fields` plus what changes of the signing secret: a new kind of key when the
+        scheme moves between a shared secret and a key pair; the user's own secret replacing
+        the current one, which keeps signing beside it for the grace period."""
+        before = Signature.stored(current.signature).uses_key_pair
+        after = Signature.stored(fields.get("signature", current.signature)).uses_key_pair
+        if before != after:
+            secret = generate_key_pair() if after else fields.get("secret") or generate_secret()
+            return {
+                **fields,
+                "secret": secret,
+                "previous_secret": None,
+                "previous_secret_expires_at": None,
+            }
+        if fields.get("secret", current.secret) != current.secret:
+            return {
+                **fields,
+                "previous_secret": current.secret,
+                "previous_secret_expires_at": now + self.grace,
+            }
+        return fields
+
     def unsubscribe(self, account_id: str, hook_id: str) -> None:
         """Delete a hook; deleting it again is fine, another account's id is NotFound."""
         with self.store.write() as conn:
@@ -166,9 +202,10 @@ class Subscriptions:
     def rotate_secret(self, account_id: str, hook_id: str, grace: float) -> dict[str, Any]:
         """A new secret; the old one keeps signing beside it until the grace period ends."""
         now = self.clock()
-        secret = generate_secret()
         with self.store.write() as conn:
             current = owned(conn, account_id, hook_id)
+            key_pair = Signature.stored(current.signature).uses_key_pair
+            secret = generate_key_pair() if key_pair else generate_secret()
             conn.execute(
                 subscriptions.update()
                 .where(subscriptions.c.id == hook_id)
@@ -180,7 +217,7 @@ class Subscriptions:
                 )
             )
             row = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
-        return {**serialize(row), "secret": secret}
+        return _with_secret(row)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -236,10 +273,25 @@ class Subscriptions:
     # -- field handling ---------------------------------------------------------------------
 
 
+def _fresh(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with every setting it leaves out at its default, as a new hook has it."""
+    full = {**DEFAULTS, **body}
+    if full["platform"] == "zapier" and full["rate_limit"] is None:
+        full["rate_limit"] = ZAPIER_RATE_LIMIT
+    return full
+
+
 def _with_secret(row: Row[Any]) -> dict[str, Any]:
     """The answer to a subscribe, first or repeated: the hook with its current secret.
 
     A repeat is answered like the first, as an idempotent replay: n8n re-runs its `create`
     step when it lost the saved id, and Pipedream saves the secret on every `activate`.
     """
-    return {**serialize(row), "secret": row.secret}
+    return _with_secret_of(serialize(row), row)
+
+
+def _with_secret_of(view: dict[str, Any], source: Any) -> dict[str, Any]:
+    """`view` plus the shared secret of `source` (a row or changed fields); an ed25519
+    hook's private key is never shown: its `public_key` is already in the view."""
+    secret = source["secret"] if isinstance(source, dict) else source.secret
+    return view if view["public_key"] else {**view, "secret": secret}

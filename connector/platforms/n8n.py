@@ -364,7 +364,12 @@ export class @CLASS@ implements INodeType {
         const url = this.getNodeWebhookUrl('default');
         if (!url) throw new NodeOperationError(this.getNode(), 'n8n gave no webhook URL');
         const event = this.getNodeParameter('event') as string;
-        const response = await api(this, 'POST', HOOKS_PATH, { event, url, platform: 'n8n' });
+        const response = await api(this, 'POST', HOOKS_PATH, {
+          event,
+          url,
+          platform: 'n8n',
+          signature: { scheme: 'standard-webhooks' }, // what webhook() verifies
+        });
         if (response.statusCode !== 200 && response.statusCode !== 201) {
           throw failure(this, 'Subscribing', response);
         }

@@ -4,7 +4,9 @@ Every route's view carries an `api.operations.Operation`; this module turns them
 the errors common to each kind of operation, into paths, and the catalog into a `webhooks`
 section (one entry per event type, whose body is the delivered envelope with the type's
 schema as `data`, and whose headers are the signature headers). Same app, same catalog:
-the same document, byte for byte once serialised with sorted keys.
+the same document, byte for byte once serialised with sorted keys. An app running with
+`HOOKKIT_JSON_CASE=camel` is described with its answers' members in camelCase, converted
+by the function that converts the answers (`api.casing.camelize`).
 
 This module never changes the app it reads, and never documents a route it cannot see.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..api.casing import OPAQUE_ANSWERS, camelize, json_case
 from ..api.operations import Operation, operation_of
 from ..api.representations import SCHEMAS, ref
 from ..catalog import Catalog
@@ -42,6 +45,10 @@ _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 _BODY_ERRORS = (MalformedJSON, PayloadTooLarge, UnsupportedMediaType, ValidationError)
 _DATA_KEYWORDS = {"const", "enum", "examples", "default"}
 
+_CAMEL_NOTE = (
+    " Answers name their members in camelCase; requests may name them in camelCase or snake_case."
+)
+
 SIGNATURE_HEADERS = {
     "webhook-id": "the message id, stable across retries: deduplicate on it",
     "webhook-timestamp": "UNIX seconds of this attempt",
@@ -51,10 +58,11 @@ SIGNATURE_HEADERS = {
 
 def openapi_document(app: Flask, catalog: Catalog, *, server_url: str = "") -> dict[str, Any]:
     """The OpenAPI 3.1 document of `app`'s routes and `catalog`'s event types."""
+    camel = json_case(app) == "camel"
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     for path, method, operation in described_routes(app):
-        paths[path][method] = _operation(operation, path)
-    schemas = copy.deepcopy(SCHEMAS)
+        paths[path][method] = _operation(operation, path, camel=camel)
+    schemas = camelize(SCHEMAS) if camel else copy.deepcopy(SCHEMAS)
     webhooks = {}
     for name in catalog.names():
         key = data_schema_name(name)
@@ -66,7 +74,8 @@ def openapi_document(app: Flask, catalog: Catalog, *, server_url: str = "") -> d
             "title": "hookkit",
             "version": __version__,
             "description": "Event catalog, REST-hook subscriptions and signed, durable "
-            "webhook delivery. Errors are application/problem+json with a stable `code`.",
+            "webhook delivery. Errors are application/problem+json with a stable `code`."
+            + (_CAMEL_NOTE if camel else ""),
         },
         "paths": {path: paths[path] for path in sorted(paths)},
         "webhooks": webhooks,
@@ -134,7 +143,7 @@ def errors_of(operation: Operation, path: str) -> dict[int, list[type[HookkitErr
     return dict(sorted(by_status.items()))
 
 
-def _operation(operation: Operation, path: str) -> dict[str, Any]:
+def _operation(operation: Operation, path: str, *, camel: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
@@ -169,7 +178,10 @@ def _operation(operation: Operation, path: str) -> dict[str, Any]:
     for answer in operation.answers:
         response: dict[str, Any] = {"description": answer.description}
         if answer.schema is not None:
-            response["content"] = {answer.media_type: {"schema": answer.schema}}
+            schema = answer.schema
+            if camel and operation.operation_id not in OPAQUE_ANSWERS:
+                schema = camelize(schema)
+            response["content"] = {answer.media_type: {"schema": schema}}
         if answer.headers:
             response["headers"] = {
                 name: {"description": text, "schema": {"type": "string"}}

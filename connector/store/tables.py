@@ -74,6 +74,7 @@ subscriptions = Table(
     Column("filters", JSON, nullable=False),
     Column("log_response_body", Boolean, nullable=False),
     Column("rate_limit", Double),
+    # `whsec_…` (or the user's own string) for HMAC schemes; `whsk_…` for ed25519.
     Column("secret", String(100), nullable=False),
     Column("previous_secret", String(100)),
     Column("previous_secret_expires_at", Double),
@@ -87,6 +88,11 @@ subscriptions = Table(
     Column("failure_streak", Integer, nullable=False, default=0),
     Column("last_delivery_at", Double),
     Column("last_delivery", JSON),
+    # {"scheme", "header"} (`wire.schemes`); NULL: Standard Webhooks, as before revision 0002.
+    Column("signature", JSON),
+    # Delays before each retry, in seconds ([] = none); NULL: the deployment's schedule.
+    Column("retry_schedule", JSON),
+    Column("success", String(16)),  # 2xx | 2xx-3xx; NULL: 2xx
     Index("ix_subscriptions_account", "account_id", "deleted_at", "created_at"),
 )
 # At most one live hook per account, event set and URL, however many identical subscribes

@@ -18,19 +18,24 @@ class BodySpec:
 
     mapping: str | None = None
     custom_values: dict[str, Any] | None = None
+    # The deployment's default body (HOOKKIT_ENVELOPE), a JMESPath expression over the
+    # standard envelope; a hook's own `mapping` applies to the standard envelope and wins.
+    default_body: str | None = None
 
     @property
     def reshapes(self) -> bool:
-        """Whether the body differs from the envelope (a mapping or custom values)."""
-        return self.mapping is not None or bool(self.custom_values)
+        """Whether the body differs from the standard envelope."""
+        return self.mapping is not None or bool(self.custom_values) or bool(self.default_body)
 
 
 def render(spec: BodySpec, env: dict[str, Any]) -> dict[str, Any]:
-    """The JSON object a hook receives: mapped (if it has a mapping) plus custom values.
+    """The JSON object a hook receives: its mapping's result, else the deployment's default
+    body (`default_body`), else the standard envelope; plus custom values.
 
     Raises `mapping.MappingFailed` when the mapping cannot yield an object for this event.
     """
-    body = apply_mapping(spec.mapping, env) if spec.mapping else dict(env)
+    shape = spec.mapping or spec.default_body
+    body = apply_mapping(shape, env) if shape else dict(env)
     if spec.custom_values:
         body = {**body, **spec.custom_values}
     return body

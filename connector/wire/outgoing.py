@@ -1,7 +1,8 @@
 """What goes on the wire for one message: the rendered body, headers and signature.
 
 One function builds every outgoing request (queued deliveries, retries, redeliveries and
-test sends). The body is serialised once and the signature covers exactly those bytes.
+test sends). The body is serialised once and the signature (`schemes`, the hook's scheme)
+covers exactly those bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yarl
 
 from ..version import __version__
 from .body import BodySpec, flatten, render
-from .signing import sign
+from .schemes import Signature, signature_headers
 
 USER_AGENT = f"hookkit/{__version__}"
 CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
@@ -34,6 +35,7 @@ class RequestSpec:
     headers: dict[str, str] | None = None
     auth: dict[str, str] | None = None
     body: BodySpec = field(default_factory=BodySpec)
+    signature: Signature = field(default_factory=Signature)
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,7 @@ def build_request(
             payload = _JSON.encode(body).encode()
         headers["Content-Type"] = CONTENT_TYPES[spec.content_type]
         signed = payload
-    headers["webhook-id"] = msg_id
-    headers["webhook-timestamp"] = str(timestamp)
-    headers["webhook-signature"] = sign(msg_id, timestamp, signed, secrets)
+    headers.update(signature_headers(spec.signature, msg_id, timestamp, signed, secrets))
     return OutgoingRequest(spec.method, url, headers, payload)
 
 

@@ -32,8 +32,11 @@ def generate_secret() -> str:
 
 
 def _key(secret: str) -> bytes:
-    raw = secret[len(PREFIX) :] if secret.startswith(PREFIX) else secret
-    return base64.b64decode(raw)
+    """`whsec_<base64>` is the key those bytes encode (Standard Webhooks); a secret of the
+    user's own in any other form is its UTF-8 bytes."""
+    if secret.startswith(PREFIX):
+        return base64.b64decode(secret[len(PREFIX) :])
+    return secret.encode()
 
 
 def sign(msg_id: str, timestamp: int, payload: bytes, secrets: Iterable[str]) -> str:
