@@ -102,10 +102,12 @@ def record(
             ],
         )
         _cancel_orphans(conn, [r.job.id for r in results if r.outcome == "retrying"], now)
-        _update_hooks(conn, results)
+        # Every row lock in the order deliveries, then hooks (by id): the order unsubscribing
+        # takes too, so two transactions never wait on each other (PostgreSQL deadlocks).
         gone = {r.job.subscription_id for r in results if r.outcome == "gone"}
-        for hook_id in gone:
+        for hook_id in sorted(gone):
             remove(conn, hook_id, now)
+        _update_hooks(conn, results)
         notices.extend(
             _notice("delivery_failed", r)
             for r in results
@@ -135,7 +137,7 @@ def _update_hooks(conn: Any, results: Sequence[Result]) -> None:
     for r in results:
         by_hook[r.job.subscription_id].append(r)
     params = []
-    for hook_id, items in by_hook.items():
+    for hook_id, items in sorted(by_hook.items()):
         items.sort(key=lambda r: r.at)
         last = items[-1]
         streak_reset, streak_add = False, 0

@@ -87,19 +87,24 @@ def owned(
 
 
 def remove(conn: Connection, hook_id: str, now: float) -> None:
-    """Soft-delete a hook (its log stays readable) and cancel what it still had queued."""
+    """Soft-delete a hook (its log stays readable) and cancel what it still had queued.
+
+    Deliveries are locked before the hook's row, the order recording results takes too
+    (`delivery.recording`): the other order deadlocks on PostgreSQL against a worker
+    recording an attempt of this hook at the same moment.
+    """
     conn.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == hook_id)
-        .values(deleted_at=now, updated_at=now, status="deleted")
+        deliveries.update()
+        .where(deliveries.c.subscription_id == hook_id, deliveries.c.status == "pending")
+        .values(status="cancelled", lease_owner=None, updated_at=now)
     )
     conn.execute(
         subscription_events.delete().where(subscription_events.c.subscription_id == hook_id)
     )
     conn.execute(
-        deliveries.update()
-        .where(deliveries.c.subscription_id == hook_id, deliveries.c.status == "pending")
-        .values(status="cancelled", lease_owner=None, updated_at=now)
+        subscriptions.update()
+        .where(subscriptions.c.id == hook_id)
+        .values(deleted_at=now, updated_at=now, status="deleted")
     )
 
 
