@@ -20,6 +20,12 @@ SIGNATURE_SCHEMES = ("standard-webhooks", "timestamped-hex", "hex", "ed25519", "
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+# The shortest HOOKKIT_SECRET_KEY accepted: it signs one-click links (itsdangerous HMAC).
+MIN_SECRET_KEY_LENGTH = 32
+# `repr(Settings)` shows these fields as '***' when set (and any field whose metadata says
+# `"secret": True`, or whose name says key/secret/password); URLs show no password.
+_SECRET_NAME = re.compile(r"key|secret|password|token", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:?#]*):[^/@?#]*@", re.IGNORECASE)
 
 
 def parse_duration(text: str) -> float:
@@ -87,7 +93,7 @@ class Settings:
     smtp_url: str = field(default="", metadata={"env": "HOOKKIT_SMTP_URL"})
     smtp_from: str = field(default="hookkit@localhost", metadata={"env": "HOOKKIT_SMTP_FROM"})
     public_url: str = field(default="", metadata={"env": "HOOKKIT_PUBLIC_URL"})
-    secret_key: str = field(default="", metadata={"env": "HOOKKIT_SECRET_KEY"})
+    secret_key: str = field(default="", metadata={"env": "HOOKKIT_SECRET_KEY", "secret": True})
     http_proxy: str = field(default="", metadata={"env": "HOOKKIT_HTTP_PROXY"})
     schemas_dir: Path = field(default=ROOT / "schemas", metadata={"env": "HOOKKIT_SCHEMAS_DIR"})
     samples_dir: Path = field(default=ROOT / "samples", metadata={"env": "HOOKKIT_SAMPLES_DIR"})
@@ -98,6 +104,9 @@ class Settings:
     )
     signature_header: str = field(default="", metadata={"env": "HOOKKIT_SIGNATURE_HEADER"})
     envelope: str = field(default="", metadata={"env": "HOOKKIT_ENVELOPE"})
+    # Comma-separated Fernet keys sealing hook secrets at rest (`store.secrets`): the first
+    # seals, all open. Empty: a SQLite database's key file; PostgreSQL refuses to start.
+    encryption_keys: str = field(default="", metadata={"env": "HOOKKIT_ENCRYPTION_KEYS"})
 
     def __post_init__(self) -> None:
         """Refuse values the service cannot run with, naming the variable to fix."""
@@ -119,6 +128,13 @@ class Settings:
             "secret_grace": self.secret_grace < 0,
             "json_case": self.json_case not in ("snake", "camel"),
         }
+        if 0 < len(self.secret_key) < MIN_SECRET_KEY_LENGTH:  # never repeat the key itself
+            raise ValueError(
+                f"HOOKKIT_SECRET_KEY is too short ({len(self.secret_key)} characters): use at "
+                f"least {MIN_SECRET_KEY_LENGTH} random characters, e.g. from `python -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'`, or leave it empty "
+                "to turn one-click links off"
+            )
         bad = [name for name, wrong in problems.items() if wrong]
         if bad:
             rules = ", ".join(f"{_env_name(name)}={getattr(self, name)!r}" for name in bad)
@@ -127,6 +143,17 @@ class Settings:
                 "timeouts and the lease positive, a header name a token, a JSON case snake or "
                 f"camel, a signature scheme one of {', '.join(SIGNATURE_SCHEMES)})"
             )
+
+    def __repr__(self) -> str:
+        """Every field, but secrets as '***' and URLs without their password."""
+        shown = []
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, str):
+                secret = spec.metadata.get("secret") or _SECRET_NAME.search(spec.name)
+                value = "***" if secret and value else _URL_PASSWORD.sub(r"\1:***@", value)
+            shown.append(f"{spec.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -25,6 +25,7 @@ from .events.samples import check_envelope
 from .hooks.subscriptions import Subscriptions
 from .store import migrate
 from .store.database import Store
+from .store.secrets import check_stored_keys
 from .store.signal import QueueSignal
 from .wire.schemes import Signature
 
@@ -50,9 +51,11 @@ class Hookkit:
         self.clock = clock
         self.catalog = catalog or Catalog.load(settings.schemas_dir, settings.samples_dir)
         check_envelope(self.catalog, settings.envelope, clock())
-        self.store = Store(settings.database_url)
+        self.store = Store(settings.database_url, encryption_keys=settings.encryption_keys)
         try:
             migrate.ensure_current(self.store, auto_migrate=settings.auto_migrate)
+            with self.store.read() as conn:  # a missing key stops start-up, not a send
+                check_stored_keys(conn, self.store.sealer)
             self._build(settings, clock, start_worker)
         except BaseException:
             self.store.dispose()

@@ -40,6 +40,12 @@ FAST = {
     "log_level": "WARNING",
 }
 
+# PostgreSQL needs HOOKKIT_ENCRYPTION_KEYS (SQLite without it uses a key file next to the
+# database, tests/test_secrets_at_rest.py): every app, CLI call, worker and subprocess of the
+# suite gets this fixed test key, whichever database it uses.
+TEST_ENCRYPTION_KEY = "aG9va2tpdC10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDA="
+FAST["encryption_keys"] = TEST_ENCRYPTION_KEY
+
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
@@ -238,6 +244,7 @@ def cli(database_url: str) -> Callable[..., Result]:
         variables.update(
             {"HOOKKIT_DATABASE_URL": database_url, "HOOKKIT_ALLOW_PRIVATE_TARGETS": "true"}
         )
+        variables["HOOKKIT_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEY
         variables.update(env or {})
         return runner.invoke(main, list(args), env=variables, catch_exceptions=False)
 
@@ -246,8 +253,10 @@ def cli(database_url: str) -> Callable[..., Result]:
 
 def hermetic_env(**variables: str) -> dict[str, str]:
     """This process's environment without its HOOKKIT_* variables, plus `variables`: for
-    subprocesses, which must not inherit the settings of the developer's shell."""
+    subprocesses, which must not inherit the settings of the developer's shell. The
+    test encryption key (HOOKKIT_ENCRYPTION_KEYS) is added, as for apps."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKKIT_")}
+    env["HOOKKIT_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEY
     return {**env, **variables}
 
 

@@ -34,7 +34,7 @@ from connector.store.database import Store
 from connector.store.tables import metadata
 from connector.testing import Receiver
 
-from .conftest import SESSION, wait_until
+from .conftest import FAST, SESSION, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -59,10 +59,15 @@ def _sql(url: str, statement: str) -> list[Any]:
         engine.dispose()
 
 
+# The suite's encryption key (conftest), which its apps run with.
+_KEYS = FAST["encryption_keys"]
+_KEYS_ENV = {"HOOKKIT_ENCRYPTION_KEYS": _KEYS}
+
+
 @contextmanager
 def _store(url: str) -> Iterator[Store]:
     """A store on `url`, disposed of afterwards (nothing may hold the database open)."""
-    store = Store(url)
+    store = Store(url, encryption_keys=_KEYS)
     try:
         yield store
     finally:
@@ -308,7 +313,12 @@ def test_a_migration_may_rebuild_a_referenced_table_and_keep_its_rows(database_u
 
 
 def _cli(database_url: str, *args: str, **env: str) -> Any:
-    environ = {"HOOKKIT_DATABASE_URL": database_url, "HOOKKIT_LOG_LEVEL": "WARNING", **env}
+    environ = {
+        "HOOKKIT_DATABASE_URL": database_url,
+        "HOOKKIT_LOG_LEVEL": "WARNING",
+        **_KEYS_ENV,
+        **env,
+    }
     return CliRunner().invoke(main, list(args), env=environ)
 
 
@@ -421,7 +431,11 @@ go, ready = sys.argv[1:]
 open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.002)
-app = create_app({"database_url": os.environ["HOOKKIT_DATABASE_URL"], "embedded_worker": False})
+app = create_app({
+    "database_url": os.environ["HOOKKIT_DATABASE_URL"],
+    "encryption_keys": os.environ.get("HOOKKIT_ENCRYPTION_KEYS", ""),
+    "embedded_worker": False,
+})
 Hookkit.of(app).close()
 print("up")
 """
@@ -432,6 +446,7 @@ def test_two_processes_starting_at_once_on_a_new_database_both_come_up(database_
     go = tmp_path / "go"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKKIT_")}
     env["HOOKKIT_DATABASE_URL"] = database_url
+    env.update(_KEYS_ENV)
     children = [
         subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(go), str(tmp_path / f"ready-{n}")],

@@ -30,6 +30,7 @@ from connector.testing import Receiver, Reply
 from .conftest import _key, free_port, publish, subscribe, wait_until
 
 OPS = "ops@example.com"
+LINK_KEY = "test-link-key-of-32-characters-or-more"  # HOOKKIT_SECRET_KEY needs 32
 FAILING = [Reply(500, b"Internal Server Error")]
 
 
@@ -99,7 +100,7 @@ def mail_app(make_app, mailbox):
         smtp_url=mailbox.url,
         failure_threshold=2,
         public_url="http://localhost",
-        secret_key="test-key",
+        secret_key=LINK_KEY,
         retry_schedule="20ms,20ms",
     )
 
@@ -451,7 +452,7 @@ def test_a_link_expires_seven_days_after_it_was_made(make_app, mailbox, failing_
         clock=clock,
         smtp_url=mailbox.url,
         public_url="http://localhost",
-        secret_key="test-key",
+        secret_key=LINK_KEY,
         retry_schedule="",  # the first failure is final: the e-mail comes at once
     )
     client, auth = app.test_client(), _key(app, "acme")

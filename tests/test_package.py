@@ -14,7 +14,7 @@ from connector.cli.serve import wsgi_app
 from connector.config import Settings
 from connector.service import Hookkit
 
-from .conftest import SESSION, _key, hermetic_env
+from .conftest import FAST, SESSION, _key, hermetic_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,10 +39,15 @@ def test_create_app_ignores_the_environment(monkeypatch, database_url, tmp_path)
     """With HOOKKIT_* variables set, `create_app(mapping)` runs on its mapping over the
     defaults: their body limit, retry schedule and catalog directory change nothing."""
     _set_environment(monkeypatch, {**ENVIRONMENT, "HOOKKIT_SCHEMAS_DIR": str(tmp_path / "none")})
-    app = create_app({"database_url": database_url, "embedded_worker": False})
+    keys = FAST["encryption_keys"]  # PostgreSQL needs one (SQLite: a key file otherwise)
+    app = create_app(
+        {"database_url": database_url, "embedded_worker": False, "encryption_keys": keys}
+    )
     service = Hookkit.of(app)
     try:
-        assert service.settings == Settings(database_url=database_url, embedded_worker=False)
+        assert service.settings == Settings(
+            database_url=database_url, embedded_worker=False, encryption_keys=keys
+        )
         assert "session" in service.catalog  # the shipped catalog, not HOOKKIT_SCHEMAS_DIR
         client = app.test_client()
         accepted = client.post("/v1/events", json=BIG_EVENT, headers=_key(app, "acme"))
@@ -60,7 +65,8 @@ def test_the_cli_reads_the_environment(cli, monkeypatch, database_url, tmp_path)
     assert checked.exit_code != 0
     assert str(missing) in checked.stderr and "not a directory" in checked.stderr
 
-    _set_environment(monkeypatch, {**ENVIRONMENT, "HOOKKIT_DATABASE_URL": database_url})
+    keys = {"HOOKKIT_ENCRYPTION_KEYS": FAST["encryption_keys"]}
+    _set_environment(monkeypatch, {**ENVIRONMENT, "HOOKKIT_DATABASE_URL": database_url, **keys})
     app = wsgi_app()  # what `serve` (and `gunicorn app:app`) runs, settings from the env
     service = Hookkit.of(app)
     try:

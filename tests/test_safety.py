@@ -117,7 +117,9 @@ def test_production_sender_refuses_internal_addresses_at_connect_time(make_app, 
     receiver gets nothing."""
     development = make_app(embedded_worker=False)  # the subscribe-time check lets it in
     client, auth = development.test_client(), _key(development, "acme")
-    hook = subscribe(client, auth, receiver.url.replace("127.0.0.1", host) + "/hook")
+    # https://: production refuses plain http:// before connecting (tests/test_hardening.py)
+    target = receiver.url.replace("http://127.0.0.1", f"https://{host}")
+    hook = subscribe(client, auth, target + "/hook")
     Hookkit.of(development).close()
 
     client, auth = api(make_app, allow_private_targets=False, retry_schedule="")

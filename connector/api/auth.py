@@ -11,6 +11,7 @@ from flask import g, request
 from ..errors import NotFound, ValidationError
 from ..hooks.accounts import authenticate
 from .context import service
+from .inputs import unsendable
 
 
 def authenticate_request() -> None:
@@ -24,13 +25,15 @@ def authenticate_request() -> None:
 
 
 def reject_nul_in_url() -> None:
-    """NUL characters cannot be stored (PostgreSQL text refuses them), so refuse them early.
-
-    An id containing one cannot exist (404); a query parameter with one is invalid (422).
+    """Text that cannot be stored or sent (NUL, lone surrogates: see `inputs.unsendable`) is
+    refused early: an id containing it cannot exist (404); a query parameter is invalid (422).
     """
     for value in (request.view_args or {}).values():
-        if isinstance(value, str) and "\0" in value:
+        if isinstance(value, str) and unsendable(value) is not None:
             raise NotFound("no such resource")
     for name, value in request.args.items(multi=True):
-        if "\0" in name or "\0" in value:
-            raise ValidationError.at(f"$.query.{name.strip(chr(0))}", "may not contain NUL")
+        if (why := unsendable(name)) is not None:
+            shown = "".join(ch for ch in name if unsendable(ch) is None)  # never echo it
+            raise ValidationError.at(f"$.query.{shown}", f"parameter names {why}")
+        if (why := unsendable(value)) is not None:
+            raise ValidationError.at(f"$.query.{name}", why)

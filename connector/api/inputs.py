@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -19,19 +20,37 @@ from werkzeug.datastructures import ImmutableMultiDict
 from ..errors import MalformedJSON, UnsupportedMediaType, ValidationError
 from .casing import snake
 
+# Text that cannot go on: NUL (PostgreSQL text refuses it) and lone surrogates (a JSON
+# `\ud800` escape decodes to one, but no UTF-8 writer, database or receiver takes it).
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 
-def _reject_nul(value: Any, path: str) -> None:
+
+def unsendable(text: str) -> str | None:
+    """Why `text` cannot be stored and sent (NUL, or not encodable as UTF-8), or None."""
+    found = _UNSENDABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\0":
+        return "may not contain NUL characters (\\u0000)"
+    return "is not valid Unicode: a lone surrogate cannot be encoded as UTF-8"
+
+
+def _reject_unsendable(value: Any, path: str) -> None:
+    """Walk a JSON value; the first string or key that `unsendable` refuses is a 422 at its path.
+
+    Keys are checked before the path names them, so an error never echoes unsendable text.
+    """
     if isinstance(value, str):
-        if "\0" in value:
-            raise ValidationError.at(path, "strings may not contain NUL characters (\\u0000)")
+        if (why := unsendable(value)) is not None:
+            raise ValidationError.at(path, f"strings {why}")
     elif isinstance(value, dict):
         for key, inner in value.items():
-            if "\0" in key:
-                raise ValidationError.at(path, "keys may not contain NUL characters (\\u0000)")
-            _reject_nul(inner, f"{path}.{key}")
+            if (why := unsendable(key)) is not None:
+                raise ValidationError.at(path, f"keys {why}")
+            _reject_unsendable(inner, f"{path}.{key}")
     elif isinstance(value, list):
         for index, inner in enumerate(value):
-            _reject_nul(inner, f"{path}[{index}]")
+            _reject_unsendable(inner, f"{path}[{index}]")
 
 
 def json_body(*, optional: bool = False, keep: Collection[str] = ()) -> dict[str, Any]:
@@ -58,7 +77,7 @@ def json_body(*, optional: bool = False, keep: Collection[str] = ()) -> dict[str
         raise MalformedJSON("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationError.at("$", "the body must be a JSON object")
-    _reject_nul(body, "$")
+    _reject_unsendable(body, "$")
     return _snake_names(body.items(), keep, "$.")
 
 

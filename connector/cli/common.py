@@ -41,14 +41,18 @@ def check_catalog(settings: Settings) -> None:
 
 def open_store(settings: Settings) -> Store:
     """The configured database, its schema at head: upgraded first unless
-    HOOKKIT_AUTO_MIGRATE=false, which makes a database behind head a clear CLI error."""
+    HOOKKIT_AUTO_MIGRATE=false, which makes a database behind head a clear CLI error; so is
+    a missing encryption key (HOOKKIT_ENCRYPTION_KEYS)."""
     from ..errors import SchemaNotCurrent
     from ..store import migrate
+    from ..store.secrets import SecretsError, check_stored_keys
 
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, encryption_keys=settings.encryption_keys)
     try:
         migrate.ensure_current(store, auto_migrate=settings.auto_migrate)
-    except SchemaNotCurrent as exc:
+        with store.read() as conn:  # a missing key: one clear message, before serving
+            check_stored_keys(conn, store.sealer)
+    except (SchemaNotCurrent, SecretsError) as exc:
         store.dispose()
         raise click.ClickException(str(exc)) from None
     return store

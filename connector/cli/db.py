@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from ..config import Settings
 from ..store import migrate
 from ..store.database import Store
+from ..store.secrets import SecretsError, reseal
 from .common import configure_logging, settings_from_env
 
 
@@ -31,6 +32,17 @@ def upgrade_db() -> None:
     configure_logging(settings)
     with _store(settings) as store:
         click.echo(str(migrate.upgrade(store)))
+
+
+@db.command("reseal")
+def reseal_db() -> None:
+    """Seal every stored secret with the first of HOOKKIT_ENCRYPTION_KEYS (after putting a
+    new key first), so the keys after it can be dropped. Safe while the service runs."""
+    settings = settings_from_env()
+    configure_logging(settings)
+    with _store(settings) as store, store.write() as conn:
+        changed = reseal(conn, store.sealer)
+    click.echo(f"sealed {changed} hook(s) again with key {store.sealer.sealing_key_id}")
 
 
 @db.command("current")
@@ -61,12 +73,12 @@ def history_db() -> None:
 def _store(settings: Settings) -> Iterator[Store]:
     """The configured database, closed after use; its errors become one clear CLI message."""
     try:
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, encryption_keys=settings.encryption_keys)
     except ValueError as exc:
         raise click.ClickException(f"HOOKKIT_DATABASE_URL: {exc}") from None
     try:
         yield store
-    except migrate.SchemaNotCurrent as exc:
+    except (migrate.SchemaNotCurrent, SecretsError) as exc:
         raise click.ClickException(str(exc)) from None
     except OperationalError as exc:
         raise click.ClickException(f"database unreachable or failing: {exc.orig}") from None

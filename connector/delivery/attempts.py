@@ -8,14 +8,45 @@ decide what happens next (delivered, gone, retried later, failed for good).
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 from ..clock import Clock
 from ..wire.mapping import MappingFailed
 from ..wire.outgoing import build_request
 from .jobs import Job, Result
-from .sender import Outcome, Sender
+from .sender import SLOW_DOWN_STATUSES, Outcome, Sender
+
+# The longest a receiver's `Retry-After` may put off a retry, in seconds: a receiver asking
+# for a day (or sending nonsense like 10**12) still gets its retry after an hour, if the
+# hook's schedule has one left.
+MAX_RETRY_AFTER = 3600.0
+
+_DELAY_SECONDS = re.compile(r"[0-9]+")
+
+
+def retry_after_delay(value: str | None, now: float) -> float | None:
+    """Seconds from `now` that a `Retry-After` value asks to wait, at most `MAX_RETRY_AFTER`.
+
+    Both forms of RFC 9110: delay-seconds (`120`) and an HTTP-date (`Wed, 21 Oct 2026
+    07:28:00 GMT`, read against `now` on the injected clock). None when absent or unreadable;
+    0 for a date in the past.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(min(int(text), int(MAX_RETRY_AFTER)))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(when.timestamp() - now, 0.0), MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)
@@ -66,6 +97,9 @@ def decide(
 
     The hook's own rules come first: its retry schedule over the deployment's `policy`, and
     its success rule ("2xx-3xx" counts a redirect as delivered; it is never followed).
+    A 429 or 503 with `Retry-After` puts the next attempt no sooner than asked (capped at
+    `MAX_RETRY_AFTER`); it is still one of the schedule's retries, so an exhausted schedule
+    fails as usual. The result's `slow_down_until` tells the worker to ease off the host.
     """
     body = outcome.response_body if job.log_response_body else None
     code = outcome.response_code
@@ -80,13 +114,26 @@ def decide(
     if job.retry_schedule is not None:
         policy = replace(policy, schedule=job.retry_schedule)
     next_at = None if job.is_test else policy.next_at(job.attempt, finished)
+    error = outcome.error
+    slow_down_until = None
+    asked = retry_after_delay(outcome.retry_after, finished) if code in SLOW_DOWN_STATUSES else None
+    if asked:
+        slow_down_until = finished + asked
+        shown = (outcome.retry_after or "").strip()[:64]  # the receiver's words, bounded
+        if next_at is None:
+            error = f"{error} (Retry-After: {shown}; no retries left)"
+        else:
+            next_at = max(next_at, slow_down_until)
+            capped = ", capped" if asked >= MAX_RETRY_AFTER else ""
+            error = f"{error} (Retry-After: {shown}; waiting at least {asked:g}s{capped})"
     return Result(
         job,
         started,
         outcome.duration_ms,
         outcome.response_code,
-        outcome.error,
+        error,
         body,
         "retrying" if next_at is not None else "failed",
         next_at,
+        slow_down_until,
     )

@@ -48,6 +48,8 @@ class Result:
     response_body: str | None
     outcome: str  # delivered | retrying | failed | gone
     next_attempt_at: float | None = None
+    # A 429/503 receiver's `Retry-After`, as a time: the worker eases off its host until then.
+    slow_down_until: float | None = None
 
 
 @dataclass

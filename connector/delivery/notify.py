@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http import HTTPStatus
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
@@ -110,6 +111,14 @@ class Notifier:
         self.policy = policy or NotifyPolicy()
         self.clock = clock
         self.server = parse_smtp_url(settings.smtp_url)  # a bad URL stops start-up here
+        if self.server is not None and self.server.password_in_clear:
+            log.warning(
+                "HOOKKIT_SMTP_URL has insecure=true: the SMTP password for %s@%s:%d is sent "
+                "unencrypted; use ?starttls=true or smtps:// where the server offers TLS",
+                self.server.username,
+                self.server.host,
+                self.server.port,
+            )
         self._ssl_context = ssl_context
         self._lock = threading.Lock()
         self._hooks: dict[str, _HookState] = {}
@@ -342,7 +351,7 @@ def _summary(notice: Notice) -> str:
     """One log line about a notice (no links: they carry tokens)."""
     return (
         f"{notice.kind}: hook {hook_label(notice.description, notice.subscription_id)!r} "
-        f"({notice.subscription_id}, {notice.target_url}) event {notice.event_type} "
+        f"({notice.subscription_id}, {masked_url(notice.target_url)}) event {notice.event_type} "
         f"delivery {notice.delivery_id}: {_status_line(notice)}"
     )
 
@@ -367,6 +376,24 @@ def _subject(items: list[_Item]) -> str:
     if failed:
         parts.append(_plural(failed, "failed delivery", "failed deliveries"))
     return "[hookkit] " + ", ".join(parts)
+
+
+def masked_url(url: str) -> str:
+    """`url` for a log line: every query value shown as `***` (`?token=***&id=***`).
+
+    Target URLs often carry a token in their query (Zapier, Make, n8n hooks); the account's
+    own e-mail shows the URL in full, a log line read by operators does not.
+    """
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    masked = "&".join(_masked_pair(pair) for pair in parts.query.split("&"))
+    return urlunsplit(parts._replace(query=masked))
+
+
+def _masked_pair(pair: str) -> str:
+    name, equals, _value = pair.partition("=")
+    return f"{name}=***" if equals else "***" if pair else pair
 
 
 def _log_instead(reason: str, notice: Notice) -> None:

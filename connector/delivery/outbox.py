@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, func, select
 
-from ..hooks.stored import request_spec, signing_secrets
+from ..hooks.stored import opened, request_spec, signing_secrets
 from ..store.database import Store
+from ..store.secrets import Sealer
 from ..store.tables import NOTIFY_CHANNEL, deliveries, events, subscriptions
 from ..wire.envelope import envelope
 from ..wire.outgoing import RequestSpec
@@ -92,7 +93,8 @@ class _Hook:
     success: str
 
 
-def _hook(row: Any, now: float, default_body: str | None) -> _Hook:
+def _hook(stored: Any, now: float, default_body: str | None, sealer: Sealer) -> _Hook:
+    row = opened(stored, sealer)
     return _Hook(
         host=row.target_host,
         spec=request_spec(row, default_body),
@@ -105,7 +107,9 @@ def _hook(row: Any, now: float, default_body: str | None) -> _Hook:
     )
 
 
-def _jobs(conn: Any, rows: Sequence[Any], now: float, default_body: str | None) -> list[Job]:
+def _jobs(
+    conn: Any, rows: Sequence[Any], now: float, default_body: str | None, sealer: Sealer
+) -> list[Job]:
     """Jobs for leased delivery rows, reading and preparing each event and hook once.
 
     A batch usually holds many deliveries of few hooks, and a fanned-out event many
@@ -115,7 +119,7 @@ def _jobs(conn: Any, rows: Sequence[Any], now: float, default_body: str | None) 
     event_rows = conn.execute(_EVENTS_BY_ID, {"ids": list({row.event_id for row in rows})})
     envelopes = {e.id: envelope(e.id, e.type, e.created_at, e.data) for e in event_rows}
     hook_rows = conn.execute(_HOOKS_BY_ID, {"ids": list({row.subscription_id for row in rows})})
-    hooks = {h.id: _hook(h, now, default_body) for h in hook_rows}
+    hooks = {h.id: _hook(h, now, default_body, sealer) for h in hook_rows}
     return [_job(row, hooks[row.subscription_id], envelopes[row.event_id]) for row in rows]
 
 
@@ -226,7 +230,7 @@ def claim(
         if not chosen:
             return []
         leased = conn.execute(_LEASE, {"ids": chosen, "owner": owner, "until": now + lease})
-        jobs = _jobs(conn, leased.all(), now, default_body)
+        jobs = _jobs(conn, leased.all(), now, default_body, store.sealer)
     order = {delivery_id: i for i, delivery_id in enumerate(chosen)}
     return sorted(jobs, key=lambda job: order[job.id])
 
@@ -266,7 +270,7 @@ def load_job(store: Store, delivery_id: str, now: float, default_body: str | Non
     """The job for a delivery the caller leased itself (test sends)."""
     with store.read() as conn:
         row = conn.execute(_ONE_DELIVERY, {"id": delivery_id}).one()
-        (job,) = _jobs(conn, [row], now, default_body)
+        (job,) = _jobs(conn, [row], now, default_body, store.sealer)
     return job
 
 

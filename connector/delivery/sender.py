@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..config import Settings
-from ..wire.targets import SafeResolver, UnsafeAddressError, check_connect_host
+from ..wire.targets import (
+    SafeResolver,
+    UnsafeAddressError,
+    check_connect_host,
+    check_connect_scheme,
+)
+
+# Statuses whose `Retry-After` header asks us to slow down (`attempts.decide` honours it).
+SLOW_DOWN_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class Outcome:
     error: str | None
     duration_ms: float
     response_body: str | None
+    # The raw `Retry-After` header of a 429 or 503 answer (delay-seconds or an HTTP-date).
+    retry_after: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,8 +84,15 @@ class Sender:
         code: int | None = None
         text: str | None = None
         error: str | None = None
+        retry_after: str | None = None
+        parts = urlsplit(url)
+        refused = check_connect_scheme(
+            parts.scheme, allow_private=self.settings.allow_private_targets
+        )
+        if refused is not None:  # e.g. an http:// hook saved in development mode
+            return Outcome(None, refused, 0.0, None)
         try:
-            host = urlsplit(url).hostname or ""
+            host = parts.hostname or ""
             check_connect_host(host, allow_private=self.settings.allow_private_targets)
             async with self.session.request(
                 method,
@@ -86,6 +103,8 @@ class Sender:
                 proxy=self.settings.http_proxy or None,
             ) as response:
                 code = response.status
+                if code in SLOW_DOWN_STATUSES:
+                    retry_after = response.headers.get("Retry-After")
                 raw = await _read_prefix(response.content, limit)
                 text = raw.decode("utf-8", errors="replace")
                 if not 200 <= code < 300:
@@ -108,7 +127,7 @@ class Sender:
         except ValueError as exc:  # e.g. an URL aiohttp cannot parse
             error = f"invalid request: {exc}"
         duration = (time.perf_counter() - started) * 1000
-        return Outcome(code, error, duration, text)
+        return Outcome(code, error, duration, text, retry_after)
 
 
 async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:

@@ -19,6 +19,7 @@ from ..config import parse_bool
 _URL_FORMS = (
     "use smtp://[user:password@]host[:port][?starttls=true] or smtps://[user:password@]host[:port]"
 )
+_OPTIONS = ("insecure", "starttls")
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -33,12 +34,22 @@ class SmtpServer:
     security: str  # none | starttls | tls (implicit TLS, smtps://)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # `?insecure=true`: the operator allows AUTH over plain smtp:// (the password crosses the
+    # network unencrypted); the notifier warns about it at start-up.
+    insecure: bool = False
+
+    @property
+    def password_in_clear(self) -> bool:
+        """Whether logging in sends the password unencrypted (plain smtp:// with a user)."""
+        return self.security == "none" and self.username is not None
 
 
 def parse_smtp_url(url: str) -> SmtpServer | None:
     """`smtp://[user:pass@]host[:port][?starttls=true]` or `smtps://...`; empty means none.
 
     User and password are percent-decoded. The default port is 25 for smtp, 465 for smtps.
+    A user on plain smtp:// (no STARTTLS) is refused unless `?insecure=true` allows sending
+    the password unencrypted.
     Raises ValueError naming HOOKKIT_SMTP_URL; the message never repeats the password.
     """
     url = url.strip()
@@ -63,30 +74,38 @@ def parse_smtp_url(url: str) -> SmtpServer | None:
     if parts.path not in ("", "/") or parts.fragment:
         raise bad("a path or fragment means nothing here")
     options = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(options) - {"starttls"})
+    unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
-        raise bad(f"unknown option {unknown[0]!r} (the only option is starttls)")
-    starttls = False
-    if "starttls" in options:
-        values = options["starttls"]
-        try:
-            (value,) = values
-            starttls = parse_bool(value)
-        except ValueError:
-            raise bad("starttls must be true or false") from None
+        raise bad(f"unknown option {unknown[0]!r} (the options are {' and '.join(_OPTIONS)})")
+    flags = {"insecure": False, "starttls": False}
+    for name in flags:
+        if name in options:
+            try:
+                (value,) = options[name]
+                flags[name] = parse_bool(value)
+            except ValueError:
+                raise bad(f"{name} must be true or false") from None
+    starttls, insecure = flags["starttls"], flags["insecure"]
     if scheme == "smtps" and starttls:
         raise bad("smtps:// is encrypted from the start; for STARTTLS use smtp://...?starttls=true")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     if password is not None and not username:
         raise bad("a password needs a user name")
-    return SmtpServer(
+    server = SmtpServer(
         host=parts.hostname,
         port=port or (465 if scheme == "smtps" else 25),
         security="tls" if scheme == "smtps" else "starttls" if starttls else "none",
         username=username,
         password=password,
+        insecure=insecure,
     )
+    if server.password_in_clear and not insecure:
+        raise bad(
+            "logging in over plain smtp:// would send the password unencrypted; add "
+            "?starttls=true, use smtps://, or allow it explicitly with ?insecure=true"
+        )
+    return server
 
 
 def connect(server: SmtpServer, timeout: float, tls: Callable[[], ssl.SSLContext]) -> smtplib.SMTP:

@@ -8,6 +8,14 @@ host only ever occupies its own slots, and a throttled hook none while it waits.
 are capped per host and per rate-limited hook (`outbox.Quota`), so a dead host's backlog
 cannot fill the worker either.
 
+Receivers that ask to slow down (429 or 503 with `Retry-After`): `attempts.decide` puts that
+delivery's next attempt no sooner than asked, and the worker eases off the whole host until
+that time: each such answer halves the host's claim cap (from `max_per_host`, down to 1).
+The cap counts what the worker holds for the host from claim to send, so at most that many
+requests go to it at once; it ends on the clock, with no semaphore to resize. Simpler than
+skipping the host outright, and kinder to shared hosts (one Zap's 429 must not stop every
+delivery to hooks.zapier.com for an hour).
+
 New events wake the loop directly (`wake()`), or through PostgreSQL `LISTEN/NOTIFY` when
 published by another process; timed polling only picks up retries (and is the fallback).
 
@@ -92,6 +100,7 @@ class Worker:
         self._hosts: Counter[str] = Counter()
         self._hooks: Counter[str] = Counter()
         self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._slowed: dict[str, tuple[int, float]] = {}  # host -> (claim cap, until when)
         self._buckets: dict[str, _Bucket] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending: set[asyncio.Task[Any]] = set()
@@ -201,6 +210,11 @@ class Worker:
             for job in self._held.values()
             if self._ready_at[job.id] <= now and job.id not in self._finished
         )
+        for host, (cap, until) in list(self._slowed.items()):
+            if until <= now:
+                del self._slowed[host]
+            else:  # a host that asked to slow down counts as fuller by what its cap took away
+                ready[host] += max(0, self.host_capacity - cap)
         return Quota(
             total=self._room(),
             per_host=self.host_capacity,
@@ -292,8 +306,19 @@ class Worker:
                 result = crashed(job, exc, self.policy, self.clock)
             finally:
                 self._sending.discard(task)
+        if result.slow_down_until is not None:
+            self._slow_down(job.host, result.slow_down_until)
         self._finished.add(job.id)
         await self._results.put(result)
+
+    def _slow_down(self, host: str, until: float) -> None:
+        """Halve `host`'s claim cap (down to 1) until `until`: it answered 429/503 Retry-After."""
+        now = self.clock()
+        cap, was_until = self._slowed.get(host, (self.settings.max_per_host, now))
+        if was_until <= now:
+            cap = self.settings.max_per_host
+        self._slowed[host] = (max(1, cap // 2), max(until, was_until))
+        log.info("host %s asked to slow down: at most %d at once", host, max(1, cap // 2))
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._host_slots.get(host)

@@ -55,7 +55,13 @@ FORBIDDEN_HEADERS = frozenset(
         "user-agent",
     }
 )
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # use with fullmatch
+# An RFC 9110 field value, without obs-text: visible ASCII, spaces and tabs only inside (or
+# empty). Bytes 0x80-0xFF are obsolete there and read differently by each receiver (aiohttp
+# would send UTF-8 bytes that most read as Latin-1), so non-ASCII text is refused.
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20\x21-\x7e\t]*[\x21-\x7e])?)?")
+# Basic-auth credentials: Latin-1 without C0 controls, DEL or C1 controls.
+_LATIN1_TEXT = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|cookie|password|signature", re.I)
 # What responses show instead of a sensitive header's value; sent back in a PATCH, it keeps
 # the stored value (a client that read a hook can write it back unchanged).
@@ -295,9 +301,18 @@ def _target(body: dict[str, Any], *, required: bool) -> tuple[str, str] | None:
 
 
 def _auth(auth: dict[str, str] | None) -> dict[str, str] | None:
-    if auth is not None and ":" in auth["username"]:
+    if auth is None:
+        return None
+    if ":" in auth["username"]:
         # Basic auth joins "username:password"; a colon in the name would move the split.
         raise ValidationError.at("$.auth.username", "a basic-auth username may not contain ':'")
+    for name in ("username", "password"):
+        # They travel in the Authorization header: Latin-1 text without control characters.
+        if not _LATIN1_TEXT.fullmatch(auth[name]):
+            raise ValidationError.at(
+                f"$.auth.{name}",
+                "basic-auth credentials may hold Latin-1 characters only, no control characters",
+            )
     return auth
 
 
@@ -308,7 +323,7 @@ def _headers(headers: dict[str, str], current: dict[str, str]) -> dict[str, str]
     seen: set[str] = set()
     for name, value in headers.items():
         path = f"$.headers.{name}"
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise ValidationError.at(path, "not a valid HTTP header name")
         lowered = name.lower()
         if lowered in FORBIDDEN_HEADERS or lowered.startswith("webhook-"):
@@ -316,8 +331,12 @@ def _headers(headers: dict[str, str], current: dict[str, str]) -> dict[str, str]
         if lowered in seen:
             raise ValidationError.at(path, "header given twice (names are case-insensitive)")
         seen.add(lowered)
-        if any(ch in value for ch in "\r\n\0"):
-            raise ValidationError.at(path, "header values may not contain line breaks")
+        if not _FIELD_VALUE.fullmatch(value):
+            raise ValidationError.at(
+                path,
+                "header values may hold visible ASCII characters, with spaces or tabs only "
+                "between them (no line breaks, control or non-ASCII characters)",
+            )
         if value == MASK and SENSITIVE_HEADER.search(name):
             if lowered not in stored:
                 raise ValidationError.at(path, "a masked value can only keep an existing header")
@@ -382,7 +401,7 @@ def _signature(value: dict[str, Any] | None, default: Signature) -> dict[str, An
         path = "$.signature.header"
         if scheme not in ONE_HEADER:
             raise ValidationError.at(path, f"the {scheme} scheme has no header of its own")
-        if not _TOKEN.match(header):
+        if not _TOKEN.fullmatch(header):
             raise ValidationError.at(path, "not a valid HTTP header name")
         lowered = header.lower()
         if lowered in FORBIDDEN_HEADERS or lowered.startswith("webhook-"):

@@ -3,22 +3,45 @@ views derived from a row (its public form, its request spec, its signing secrets
 
 Every query here takes the caller's connection, so the use cases in `subscriptions` decide
 the transactions. The public form never carries a secret, password or sensitive header.
+
+Secrets are stored sealed (`store.secrets`): `sealed` is the one way a hook's values are
+written and `opened` the one way they are read back; `serialize`, `request_spec` and
+`signing_secrets` take opened rows.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 
 from ..errors import DuplicateSubscription, NotFound
+from ..store.secrets import Sealer, open_hook, seal_hook
 from ..store.tables import deliveries, subscription_events, subscriptions
 from ..wire.body import BodySpec
 from ..wire.envelope import iso
 from ..wire.outgoing import RequestSpec
 from ..wire.schemes import Signature, public_key
 from .fields import MASK, SENSITIVE_HEADER, SUCCESS_RULES, schedule_text
+
+
+def _sensitive(name: str) -> bool:
+    return SENSITIVE_HEADER.search(name) is not None
+
+
+def sealed(values: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
+    """Column values to write, with secrets, the basic-auth password and sensitive header
+    values sealed (any of them may be absent; values sealed already stay)."""
+    return seal_hook(values, sealer, _sensitive)
+
+
+def opened(row: Any, sealer: Sealer) -> Any:
+    """A stored hook (a full or partial row) with its sealed values opened: the one place
+    they are read back. Raises `SecretsError` when no configured key opens them."""
+    values = row._asdict()
+    return SimpleNamespace(**open_hook(values, sealer, _sensitive))
 
 
 def live_twin(
@@ -115,7 +138,7 @@ def body_spec(row: Any, default_body: str | None = None) -> BodySpec:
 
 
 def request_spec(row: Any, default_body: str | None = None) -> RequestSpec:
-    """How a stored hook's requests look: `delivery.outbox` builds every send from it
+    """How a stored hook (`opened`) sends: `delivery.outbox` builds every send from it
     (deliveries, retries, redeliveries, test sends)."""
     return RequestSpec(
         url=row.target_url,
@@ -129,7 +152,7 @@ def request_spec(row: Any, default_body: str | None = None) -> RequestSpec:
 
 
 def signing_secrets(row: Any, now: float) -> list[str]:
-    """The current secret, plus the previous one while its grace period lasts."""
+    """The current secret, plus the previous one while its grace period lasts (`opened`)."""
     keys = [row.secret]
     expires = row.previous_secret_expires_at
     if row.previous_secret and expires is not None and expires > now:
@@ -138,8 +161,8 @@ def signing_secrets(row: Any, now: float) -> list[str]:
 
 
 def serialize(row: Any) -> dict[str, Any]:
-    """The public view of a hook: never its secret, basic-auth password or sensitive headers;
-    an ed25519 hook shows the public key receivers verify with."""
+    """The public view of a hook (`opened`): never its secret, basic-auth password or
+    sensitive headers; an ed25519 hook shows the public key receivers verify with."""
     auth = row.auth
     if auth:
         auth = {"type": auth.get("type"), "username": auth.get("username")}

@@ -30,7 +30,7 @@ from ..store.tables import subscription_events, subscriptions
 from ..wire.schemes import Signature, generate_key_pair
 from ..wire.signing import generate_secret
 from .fields import DEFAULTS, HOOK_SCHEMA, ZAPIER_RATE_LIMIT, FieldChecker, checked_fields
-from .stored import apply, index_events, live_twin, owned, remove, serialize
+from .stored import apply, index_events, live_twin, opened, owned, remove, sealed, serialize
 
 
 @dataclass(frozen=True)
@@ -85,14 +85,14 @@ class Subscriptions:
                 existing = live_twin(conn, account_id, fields["event_key"], fields["target_url"])
             if existing is None:
                 raise
-            return Created(_with_secret(existing), created=False)
+            return Created(_with_secret(self._opened(existing)), created=False)
 
     def _create(self, account_id: str, fields: dict[str, Any]) -> Created:
         now = self.clock()
         with self.store.write() as conn:
             existing = live_twin(conn, account_id, fields["event_key"], fields["target_url"])
             if existing is not None:
-                return Created(_with_secret(existing), created=False)
+                return Created(_with_secret(self._opened(existing)), created=False)
             hook_id = new_id("hook")
             key_pair = Signature.stored(fields.get("signature")).uses_key_pair
             secret = generate_key_pair() if key_pair else fields.get("secret") or generate_secret()
@@ -107,10 +107,10 @@ class Subscriptions:
                 "failure_count": 0,
                 "failure_streak": 0,
             }
-            conn.execute(subscriptions.insert().values(row))
+            conn.execute(subscriptions.insert().values(sealed(row, self.store.sealer)))
             index_events(conn, hook_id, account_id, row["events"])
             created = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
-        return Created(_with_secret(created), created=True)
+        return Created(_with_secret(self._opened(created)), created=True)
 
     def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Change the fields `body` gives; 409 if the hook would duplicate another live one."""
@@ -138,12 +138,13 @@ class Subscriptions:
             fields = self.checker.fields(body, creating=creating, current=current)
             try:
                 with self.store.write() as conn:
-                    latest = owned(conn, account_id, hook_id)
+                    latest = self._opened(owned(conn, account_id, hook_id))
                     if checked_fields(latest) != checked_fields(current):
                         continue
                     now = self.clock()
                     changes = self._secret_change(latest, fields, now)
-                    updated = serialize(apply(conn, latest, changes, now))
+                    written = apply(conn, latest, sealed(changes, self.store.sealer), now)
+                    updated = serialize(self._opened(written))
                     if changes.get("secret", latest.secret) != latest.secret:
                         updated = _with_secret_of(updated, changes)  # shown once, like on create
                     break
@@ -168,9 +169,7 @@ class Subscriptions:
             self.signal.send()  # a resumed hook may have deliveries waiting
         return updated
 
-    def _secret_change(
-        self, current: Row[Any], fields: dict[str, Any], now: float
-    ) -> dict[str, Any]:
+    def _secret_change(self, current: Any, fields: dict[str, Any], now: float) -> dict[str, Any]:
         """`fields` plus what changes of the signing secret: a new kind of key when the
         scheme moves between a shared secret and a key pair; the user's own secret replacing
         the current one, which keeps signing beside it for the grace period."""
@@ -210,23 +209,28 @@ class Subscriptions:
                 subscriptions.update()
                 .where(subscriptions.c.id == hook_id)
                 .values(
-                    secret=secret,
+                    # the current secret, already sealed, becomes the previous one as it is
+                    **sealed({"secret": secret}, self.store.sealer),
                     previous_secret=current.secret,
                     previous_secret_expires_at=now + grace,
                     updated_at=now,
                 )
             )
             row = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
-        return _with_secret(row)
+        return _with_secret(self._opened(row))
 
     # -- queries ----------------------------------------------------------------------------
 
     def get(self, account_id: str, hook_id: str) -> dict[str, Any]:
         return serialize(self.row(account_id, hook_id))
 
-    def row(self, account_id: str, hook_id: str) -> Row[Any]:
+    def row(self, account_id: str, hook_id: str) -> Any:
+        """The hook, its sealed values opened (`stored.opened`)."""
         with self.store.read() as conn:
-            return owned(conn, account_id, hook_id)
+            return self._opened(owned(conn, account_id, hook_id))
+
+    def _opened(self, row: Row[Any]) -> Any:
+        return opened(row, self.store.sealer)
 
     def list(
         self,
@@ -268,7 +272,7 @@ class Subscriptions:
                 .limit(limit)
                 .offset((page - 1) * limit)
             ).all()
-            return [serialize(row) for row in rows], int(total.scalar_one())
+            return [serialize(self._opened(row)) for row in rows], int(total.scalar_one())
 
     # -- field handling ---------------------------------------------------------------------
 
@@ -281,7 +285,7 @@ def _fresh(body: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
-def _with_secret(row: Row[Any]) -> dict[str, Any]:
+def _with_secret(row: Any) -> dict[str, Any]:
     """The answer to a subscribe, first or repeated: the hook with its current secret.
 
     A repeat is answered like the first, as an idempotent replay: n8n re-runs its `create`

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 
+from .secrets import Sealer, sealer_for
+
 
 class Store:
     """Owns the engine; hands out short transactions.
@@ -28,11 +30,22 @@ class Store:
     `read()` uses a deferred transaction, which WAL lets run beside a writer.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, encryption_keys: str = "") -> None:
+        """`encryption_keys`: HOOKKIT_ENCRYPTION_KEYS (see `secrets`), used on first need."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _create_engine(url)
         self._write_lock = _sqlite_write_lock(url) if self.is_sqlite else contextlib.nullcontext()
+        self._encryption_keys = encryption_keys
+        self._sealer: Sealer | None = None
+
+    @property
+    def sealer(self) -> Sealer:
+        """What seals and opens the secrets this database holds (`secrets`); resolved on
+        first use, so commands that read no secret need no key. Raises `SecretsError`."""
+        if self._sealer is None:
+            self._sealer = sealer_for(self.url, self._encryption_keys)
+        return self._sealer
 
     def listen_conninfo(self) -> str | None:
         """A libpq URL for a dedicated LISTEN connection (PostgreSQL only, else None)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import SchemaNotCurrent
 from .database import Store
+from .secrets import Sealer
 from .tables import NOTIFY_DDL, metadata
 
 __all__ = ["SchemaNotCurrent", "current", "ensure_current", "history", "upgrade"]
@@ -168,7 +169,7 @@ def upgrade(store: Store) -> Upgraded:
             if before.made_before_migrations:
                 MigrationContext.configure(conn).stamp(_scripts(), BASELINE)
             with _ALEMBIC:
-                command.upgrade(alembic_config(conn), "head")
+                command.upgrade(alembic_config(conn, sealer=lambda: store.sealer), "head")
         result = Upgraded(before, _status(conn).revision or "")
     log.info("database schema: %s", result)
     return result
@@ -209,18 +210,24 @@ def ensure_current(store: Store, *, auto_migrate: bool) -> None:
         )
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, *, sealer: Callable[[], Sealer] | None = None
+) -> Config:
     """Alembic's configuration for hookkit's migrations, built in code (no alembic.ini).
 
     `alembic.command` functions take it, e.g. to write a new migration from the template:
     `command.revision(alembic_config(), "add x", rev_id="0002")`. Commands that touch a
-    database need `connection` (env.py runs on it, in the caller's transaction)."""
+    database need `connection` (env.py runs on it, in the caller's transaction). Migrations
+    that seal secrets (0003) call `sealer` for the store's keys, only when they have rows
+    to seal, so a database without hooks upgrades without keys."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     if connection is not None:
         config.attributes["connection"] = connection
+    if sealer is not None:
+        config.attributes["sealer"] = sealer
     return config
 
 

@@ -74,9 +74,10 @@ subscriptions = Table(
     Column("filters", JSON, nullable=False),
     Column("log_response_body", Boolean, nullable=False),
     Column("rate_limit", Double),
-    # `whsec_…` (or the user's own string) for HMAC schemes; `whsk_…` for ed25519.
-    Column("secret", String(100), nullable=False),
-    Column("previous_secret", String(100)),
+    # `whsec_…` (or the user's own string) for HMAC schemes; `whsk_…` for ed25519; sealed
+    # (`store.secrets`) like `auth`'s password and sensitive `headers` values, since 0003.
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
     Column("previous_secret_expires_at", Double),
     Column("expires_at", Double),
     Column("created_at", Double, nullable=False),

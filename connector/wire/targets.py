@@ -41,6 +41,7 @@ __all__ = [
     "SafeResolver",
     "UnsafeAddressError",
     "check_connect_host",
+    "check_connect_scheme",
     "check_target_url",
     "forbidden_reason",
 ]
@@ -246,6 +247,22 @@ def check_connect_host(host: str, *, allow_private: bool) -> None:
     refused = _connect_refusal(host, allow_private)
     if refused is not None:
         raise UnsafeAddressError(host, [refused])
+
+
+def check_connect_scheme(scheme: str, *, allow_private: bool) -> str | None:
+    """Why a request to a URL of `scheme` must not be sent now, or None.
+
+    The subscribe-time rule again, at send time: a hook saved in development mode
+    (`allow_private`) with an `http://` target must not go out in plain text after a restart
+    in production mode. The sender records the reason as the attempt's error.
+    """
+    schemes = ("https", "http") if allow_private else ("https",)
+    if scheme.lower() in schemes:
+        return None
+    return (
+        f"not sent: {scheme}:// targets are refused outside development mode "
+        "(HOOKKIT_ALLOW_PRIVATE_TARGETS is off); change the hook's URL to https://"
+    )
 
 
 @functools.lru_cache(maxsize=4096)
