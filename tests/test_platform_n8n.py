@@ -22,7 +22,7 @@ from connector.testing import Receiver
 from connector.wire.signing import generate_secret, sign
 
 from .conftest import SESSION, publish, shipped_catalog
-from .live import served
+from .live import served, stop_process
 
 NODE_DIR = Path(__file__).parent / "node" / "n8n"
 NAME = "Acme Booth"
@@ -112,13 +112,7 @@ class Harness:
         return self("webhook", headers=headers, body=encoded)
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        stop_process(self.proc)
         self._log.close()
 
 

@@ -42,6 +42,7 @@ from .conftest import (
     subscribe,
     wait_until,
 )
+from .live import stop_process
 from .test_notify import Mailbox, _serve
 
 EXPRESS_DIR = Path(__file__).parent / "node" / "express"
@@ -97,13 +98,7 @@ class ExpressReceiver:
             raise AssertionError(f"the receiver reported nothing: {self.log.read_text()}") from None
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        stop_process(self.proc)
         self._log.close()
 
 

@@ -1,16 +1,7 @@
 #!/usr/bin/env bash
-# Subscribe your receiver in the event-workflow style: POSTs subscribe.json (next to this
-# script) to hookkit, its target URL replaced by TARGET_URL.
+# Subscribe your receiver in the event-workflow style: POSTs subscribe.json (next to this script)
+# to hookkit, its target URL replaced by TARGET_URL.
 #
 #   KEY=<api key> TARGET_URL=https://… [HOOKKIT_URL=http://127.0.0.1:8000] ./subscribe.sh
-#
-# The answer is the hook as JSON, with its secret (shown this once: store it).
-set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${KEY:?set KEY to an API key: python -m connector keys create ACCOUNT}"
-: "${TARGET_URL:?set TARGET_URL to the URL of your receiver}"
-body=$(<"$here/subscribe.json")
-body=${body//"https://crm.example/hooks/event-survey"/"$TARGET_URL"}
-curl -sS -X POST "${HOOKKIT_URL:-http://127.0.0.1:8000}/v1/hooks" \
-  -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary "$body"
-echo
+exec "$here/../subscribe.sh" "$here" "https://crm.example/hooks/event-survey"
