@@ -11,8 +11,9 @@ ratios to the baseline of the same run, so a noisy, shared machine affects both 
 2. Backlog: a worker starts to find a backlog queued while none ran, the dead host's part
    of it first; the time until every healthy delivery arrived.
 
-Loopback only: two `bench/receiver.py` processes on 127.0.0.1 (healthy, hanging), killed on
-exit; hookkit runs in this process on a temporary SQLite file. Every phase is bounded.
+Loopback only: two `bench/receiver.py` processes on 127.0.0.1 (healthy, hanging; started
+with bench/common.py's `Receiver`, as every benchmark starts them), killed on exit; hookkit
+runs in this process on a temporary SQLite file. Every phase is bounded.
 """
 
 from __future__ import annotations
@@ -20,50 +21,22 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+# bench/common.py, beside this script; importing it puts the repository on sys.path.
+from common import EVENT_TYPE, Receiver
+from sqlalchemy import select as sql_select
 
-import receiver  # noqa: E402  # bench/receiver.py: this script's directory is on sys.path
-import requests  # noqa: E402
-from sqlalchemy import select as sql_select  # noqa: E402
+from connector.config import Settings
+from connector.hooks.accounts import ensure_account
+from connector.service import Hookkit
+from connector.store.tables import deliveries, events
 
-from connector.config import Settings  # noqa: E402
-from connector.hooks.accounts import ensure_account  # noqa: E402
-from connector.service import Hookkit  # noqa: E402
-from connector.store.tables import deliveries, events  # noqa: E402
-
-EVENT_TYPE = "binding.failed"
 READ_TIMEOUT = 2.0
 DEADLINE = 60.0  # seconds any one phase may take
-
-
-class ReceiverProcess:
-    """bench/receiver.py in its own process (its own GIL); `url()` builds target URLs."""
-
-    def __init__(self) -> None:
-        self.proc, ports = receiver.start(max_seconds=600)
-        self.base = f"http://127.0.0.1:{ports[0]}"
-
-    def url(self, run: str, delay: str, tail: str) -> str:
-        return f"{self.base}/in/{run}/{delay}/{tail}"
-
-    def arrivals(self, run: str) -> dict[str, float]:
-        got = requests.get(f"{self.base}/arrivals/{run}", timeout=10).json()
-        first: dict[str, float] = {}
-        for webhook_id, at in zip(got["ids"], got["times"], strict=True):
-            first.setdefault(webhook_id, at)
-        return first
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
 
 
 def service(tmp: Path, name: str, *, worker: bool) -> Hookkit:
@@ -84,7 +57,7 @@ def start_worker(hk: Hookkit) -> None:
     hk.worker.start()
 
 
-def hooks(hk: Hookkit, account: str, healthy: ReceiverProcess, other: str) -> None:
+def hooks(hk: Hookkit, account: str, healthy: Receiver, other: str) -> None:
     for n in range(9):
         body = {"event": EVENT_TYPE, "target_url": healthy.url(account, "0", f"h{n}")}
         hk.subscriptions.subscribe(account, body)
@@ -103,16 +76,16 @@ def latencies(hk: Hookkit, received: dict[str, float]) -> list[float]:
     return [at - published[i] for i, at in received.items() if i in published]
 
 
-def wait_for(receiver: ReceiverProcess, run: str, count: int) -> dict[str, float]:
+def wait_for(receiver: Receiver, run: str, count: int) -> dict[str, float]:
     end = time.monotonic() + DEADLINE
     while True:
-        got = receiver.arrivals(run)
+        got = receiver.first_arrivals(run)
         if len(got) >= count or time.monotonic() > end:
             return got
         time.sleep(0.1)
 
 
-def steady(tmp: Path, healthy: ReceiverProcess, dead: ReceiverProcess, hang: bool, p: Any) -> Any:
+def steady(tmp: Path, healthy: Receiver, dead: Receiver, hang: bool, p: Any) -> Any:
     """Paced publishing to 9 healthy hooks and one more (hanging or not)."""
     run = f"steady{int(hang)}"
     hk = service(tmp, run, worker=True)
@@ -132,7 +105,7 @@ def steady(tmp: Path, healthy: ReceiverProcess, dead: ReceiverProcess, hang: boo
         hk.close()
 
 
-def backlog(tmp: Path, healthy: ReceiverProcess, dead: ReceiverProcess, hang: bool, p: Any) -> Any:
+def backlog(tmp: Path, healthy: Receiver, dead: Receiver, hang: bool, p: Any) -> Any:
     """A backlog, the other host's part first: seconds until every healthy delivery arrived."""
     run = f"backlog{int(hang)}"
     hk = service(tmp, run, worker=False)
@@ -172,7 +145,12 @@ def main() -> None:
     p = argparse.Namespace(
         events=int(args.rate * (3 if args.quick else 10)), rate=args.rate, backlog=270
     )
-    healthy, dead = ReceiverProcess(), ReceiverProcess()
+    healthy = Receiver(max_seconds=600, ports=1)
+    try:
+        dead = Receiver(max_seconds=600, ports=1)
+    except BaseException:
+        healthy.close()
+        raise
     try:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"read timeout {READ_TIMEOUT:g}s; 9 healthy hooks + 1 other; {p.rate:g} ev/s")

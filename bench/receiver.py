@@ -12,11 +12,14 @@ the standard library.
 
 Routes:
 
-- ``POST /in/{run}/{delay_ms}[/{anything}]``: answers 200 (after ``delay_ms`` milliseconds
-  when it is not 0) and records ``(webhook-id header, time.time() at arrival)`` under
-  ``run``. A ``delay_ms`` of ``hang`` never answers in time (it sleeps ``--hang-seconds``).
+- ``POST /in/{run}/{delay_ms}[/{anything}][?record=event]``: answers 200 (after ``delay_ms``
+  milliseconds when it is not 0) and records ``(webhook-id header, time.time() at arrival)``
+  under ``run``; with ``?record=event`` also the ``id`` of the JSON body (the event id of
+  hookkit's envelope), so a client can match a delivery to what it published. A
+  ``delay_ms`` of ``hang`` never answers in time (it sleeps ``--hang-seconds``).
 - ``GET /stats/{run}``: ``{"count", "distinct", "first", "last"}``.
-- ``GET /arrivals/{run}``: ``{"ids": [...], "times": [...]}`` in arrival order.
+- ``GET /arrivals/{run}``: ``{"ids": [...], "times": [...], "events": [...]}`` in arrival
+  order (``events`` holds "" where the event id was not recorded).
 - ``POST /reset/{run}``: forget what ``run`` recorded.
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import select
 import signal
@@ -72,13 +76,19 @@ def build_app(hang_seconds: float) -> web.Application:
 
     ids: defaultdict[str, list[str]] = defaultdict(list)
     times: defaultdict[str, list[float]] = defaultdict(list)
+    events: defaultdict[str, list[str]] = defaultdict(list)
 
     async def receive(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.read()
         arrived = time.time()
         run = request.match_info["run"]
         ids[run].append(request.headers.get("webhook-id", ""))
         times[run].append(arrived)
+        event = ""
+        if request.query.get("record") == "event":
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                event = str(json.loads(body).get("id", ""))
+        events[run].append(event)
         delay = request.match_info["delay"]
         if delay == "hang":
             await asyncio.sleep(hang_seconds)
@@ -100,12 +110,19 @@ def build_app(hang_seconds: float) -> web.Application:
 
     async def arrivals(request: web.Request) -> web.Response:
         run = request.match_info["run"]
-        return web.json_response({"ids": ids.get(run) or [], "times": times.get(run) or []})
+        return web.json_response(
+            {
+                "ids": ids.get(run) or [],
+                "times": times.get(run) or [],
+                "events": events.get(run) or [],
+            }
+        )
 
     async def reset(request: web.Request) -> web.Response:
         run = request.match_info["run"]
         ids.pop(run, None)
         times.pop(run, None)
+        events.pop(run, None)
         return web.json_response({"reset": run})
 
     app = web.Application(client_max_size=1024 * 1024)

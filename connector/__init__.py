@@ -1,11 +1,12 @@
 """hookkit: event catalog, REST-hook subscriptions and signed, durable webhook delivery.
 
-Public entry points: `create_app(config)` (the Flask application), `emit(...)` (publish an
-event in-process) and `verify(...)` (check a delivery's signature, for receivers).
+Public entry points: `create_app(config)` (the Flask application), `emit(...)` and
+`emit_many(...)` (publish in-process) and `verify(...)` (check a delivery's signature, for
+receivers).
 
 A light face: `verify` and `SignatureError` import the standard library only, so a receiver
 that verifies deliveries never loads Flask, SQLAlchemy, aiohttp or jsonschema;
-`create_app`, `emit` and `HookkitError` load the service on first use.
+`create_app`, `emit`, `emit_many` and `HookkitError` load the service on first use.
 """
 
 from __future__ import annotations
@@ -16,13 +17,21 @@ from .version import __version__
 from .wire.signing import SignatureError, verify
 
 if TYPE_CHECKING:
-    from .embed import emit
+    from .embed import emit, emit_many
     from .errors import HookkitError
     from .factory import create_app
 
-__all__ = ["HookkitError", "SignatureError", "__version__", "create_app", "emit", "verify"]
+__all__ = [
+    "HookkitError",
+    "SignatureError",
+    "__version__",
+    "create_app",
+    "emit",
+    "emit_many",
+    "verify",
+]
 
-_LAZY = {"create_app": "factory", "emit": "embed", "HookkitError": "errors"}
+_LAZY = {"create_app": "factory", "emit": "embed", "emit_many": "embed", "HookkitError": "errors"}
 
 
 def __getattr__(name: str) -> Any:

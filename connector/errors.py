@@ -16,16 +16,22 @@ alone; `for_status` finds the class for a status that Flask or Werkzeug raised i
     │   ├── HookDeleted (409 hook_deleted)
     │   ├── HookNotActive (409 hook_not_active)
     │   ├── RetryOfTestSend (409 test_delivery)
-    │   └── DeliveryInFlight (409 delivery_in_flight)
+    │   ├── DeliveryInFlight (409 delivery_in_flight)
+    │   └── ReplayRunning (409 replay_running)            extra: replay_id
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── ValidationError (422 validation_failed)      carries errors=[FieldError]
     │   ├── UnsafeTarget (422 unsafe_target_url)
+    │   ├── ReplayTooLarge (422 replay_too_large)
     │   ├── InvalidMapping (422 mapping_invalid)
     │   ├── MappingTooLarge (422 mapping_too_large)
     │   ├── InvalidFilter (422 filter_invalid)
     │   └── FilterTooLarge (422 filter_too_large)
-    ├── RateLimited (429 rate_limited)
+    ├── Gone (410 gone)
+    │   └── LinkUsed (410 link_used)
+    ├── RateLimited (429 rate_limited)            extra: retry_after → Retry-After header
+    ├── Unavailable (503 unavailable)              extra: retry_after → Retry-After header
+    │   └── DatabaseUnavailable (503 database_unavailable)
     ├── CatalogError (not HTTP: a bad schema/sample file stops start-up)
     ├── ConfigError (not HTTP: a setting that cannot work with this catalog stops start-up)
     └── SchemaNotCurrent (not HTTP: the database is not at the schema this code needs)
@@ -35,6 +41,7 @@ This module imports nothing of hookkit and nothing outside the standard library.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -129,6 +136,19 @@ class DeliveryInFlight(Conflict):
     code, title = "delivery_in_flight", "Delivery in flight"
 
 
+class ReplayRunning(Conflict):
+    """The hook has a replay running; one at a time per hook."""
+
+    code, title = "replay_running", "A replay of this subscription is running"
+
+    def __init__(self, replay_id: str) -> None:
+        super().__init__(
+            f"replay {replay_id} of this subscription is still running; wait for it or "
+            "cancel it (DELETE /v1/replays/{id})",
+            extra={"replay_id": replay_id},
+        )
+
+
 class PayloadTooLarge(HookkitError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
@@ -150,6 +170,12 @@ class UnsafeTarget(ValidationError):
     code, title = "unsafe_target_url", "Target URL not allowed"
 
 
+class ReplayTooLarge(ValidationError):
+    """More deliveries and events than one replay may cover."""
+
+    code, title = "replay_too_large", "Replay too large"
+
+
 class InvalidMapping(ValidationError):
     """A mapping parses but cannot give an object for the event it was tried on."""
 
@@ -168,8 +194,38 @@ class FilterTooLarge(ValidationError):
     code, title = "filter_too_large", "Filter outgrew its evaluation budget"
 
 
+class Gone(HookkitError):
+    status, code, title = 410, "gone", "Gone"
+
+
+class LinkUsed(Gone):
+    """A one-click link works once; this one was used already."""
+
+    code, title = "link_used", "Link already used"
+
+
 class RateLimited(HookkitError):
+    """Too many requests: `retry_after` (seconds) becomes the answer's Retry-After header."""
+
     status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(detail, extra={"retry_after": max(1, math.ceil(retry_after))})
+
+
+class Unavailable(HookkitError):
+    """The service cannot answer now but will soon: the client retries after `retry_after`."""
+
+    status, code, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(detail, extra={"retry_after": max(1, math.ceil(retry_after))})
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database connection failed twice in a row; nothing of the request was stored."""
+
+    code, title = "database_unavailable", "Database unavailable"
 
 
 class CatalogError(HookkitError):

@@ -13,7 +13,9 @@ from typing import Any
 
 from flask import Flask
 
+from . import web
 from .api import register
+from .api.requestlog import log_requests
 from .catalog import Catalog
 from .clock import Clock, system_clock
 from .config import Settings
@@ -41,4 +43,6 @@ def create_app(
     app.extensions[EXTENSION] = Hookkit(settings, clock=clock, catalog=catalog)
     register(app)
     api_description.register(app)
+    web.mount(app)  # the dashboard and the end-user portal (HTML screens)
+    log_requests(app)  # last: one line per request, whichever app answers it
     return app

@@ -22,6 +22,8 @@ from .delivery.sample_send import SampleSender
 from .delivery.worker import Worker
 from .events.publish import Publisher
 from .events.samples import check_envelope
+from .hooks.accounts import KeyCache
+from .hooks.api_limits import ApiLimiter
 from .hooks.subscriptions import Subscriptions
 from .store import migrate
 from .store.database import Store
@@ -76,6 +78,8 @@ class Hookkit:
             default_body=settings.envelope,
         )
         self.deliveries = DeliveryLog(self.store, clock, self.signal)
+        self.api_limits = ApiLimiter(self.store, clock, settings.api_rate_limit)
+        self.keys = KeyCache(self.store, clock, settings.api_key_cache)
         self.notifier = Notifier(settings, self.store, clock=clock)
         self.test_sends = SampleSender(
             settings, self.store, self.catalog, self.subscriptions, clock=clock, notify=self.notify
@@ -112,5 +116,6 @@ class Hookkit:
     def close(self) -> None:
         if self.worker is not None:
             self.signal.forget(self.worker.wake)
-            self.worker.stop()
+            # Sends in flight get HOOKKIT_SHUTDOWN_GRACE, then recording and releasing theirs.
+            self.worker.stop(timeout=self.settings.shutdown_grace + 10)
         self.store.dispose()

@@ -114,8 +114,10 @@ def client(app: Flask) -> FlaskClient:
 
 
 def _key(app: Flask, account: str) -> dict[str, str]:
-    store = Hookkit.of(app).store
-    return {"Authorization": f"Bearer {create_key(store, ensure_account(store, account))}"}
+    """A new key of `account` (made on the service's clock, like everything it stores)."""
+    hk = Hookkit.of(app)
+    key = create_key(hk.store, ensure_account(hk.store, account, clock=hk.clock), clock=hk.clock)
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

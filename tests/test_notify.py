@@ -23,7 +23,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from connector.clock import ManualClock
 from connector.delivery.jobs import Notice
 from connector.delivery.notify import Notifier, NotifyPolicy, SmtpServer, parse_smtp_url
-from connector.hooks.accounts import ensure_account
+from connector.hooks.accounts import (
+    account_by_name,
+    create_key,
+    ensure_account,
+    list_keys,
+    revoke_key,
+)
 from connector.service import Hookkit
 from connector.testing import Receiver, Reply
 
@@ -478,6 +484,66 @@ def test_pause_link_pauses_the_hook(client, auth, mailbox, failing_receiver):
     assert client.get(f"/v1/hooks/{hook['id']}", headers=auth).json["status"] == "active"
     assert client.post(link).status_code == 200
     assert client.get(f"/v1/hooks/{hook['id']}", headers=auth).json["status"] == "paused"
+
+
+def test_a_link_works_once(client, auth, mailbox, failing_receiver):
+    """After its button was pressed, the link answers 410 on GET and POST and does nothing:
+    a copy of the e-mail (a forwarded message, a mailbox someone else reads) is worth nothing."""
+    hook = subscribe(client, auth, failing_receiver.url)
+    mail = _fail(client, auth, mailbox)
+    pause = _link(mail, "Pause this hook")
+    assert client.post(pause).status_code == 200
+    resumed = client.patch(f"/v1/hooks/{hook['id']}", json={"status": "active"}, headers=auth)
+    assert resumed.status_code == 200
+    for method in (client.get, client.post):
+        again = method(pause)
+        assert again.status_code == 410, again.text
+        assert "used already" in again.text
+    assert client.get(f"/v1/hooks/{hook['id']}", headers=auth).json["status"] == "active"
+
+
+def test_a_link_whose_action_fails_can_be_used_again(client, auth, mailbox, failing_receiver):
+    """A retry refused because the hook is paused does not use the link up."""
+    hook = subscribe(client, auth, failing_receiver.url)
+    link = _link(_fail(client, auth, mailbox), "Retry this delivery")
+    client.patch(f"/v1/hooks/{hook['id']}", json={"status": "paused"}, headers=auth)
+    assert client.post(link).status_code == 409
+    client.patch(f"/v1/hooks/{hook['id']}", json={"status": "active"}, headers=auth)
+    failing_receiver.reply_with([Reply(200)])
+    assert client.post(link).status_code == 200
+    assert client.post(link).status_code == 410
+
+
+def test_links_stop_working_when_the_accounts_keys_are_revoked(
+    make_app, mailbox, failing_receiver, clock
+):
+    """Revoking every key the account had when the e-mail was sent kills its links; a key
+    made afterwards does not bring them back."""
+    app = make_app(
+        clock=clock,
+        smtp_url=mailbox.url,
+        public_url="http://localhost",
+        secret_key=LINK_KEY,
+        retry_schedule="",
+    )
+    client, auth = app.test_client(), _key(app, "acme")
+    client.patch("/v1/account", json={"notification_email": OPS}, headers=auth)
+    hook = subscribe(client, auth, failing_receiver.url)
+    link = _link(_fail(client, auth, mailbox), "Pause this hook")
+    clock.advance(60)
+    store = Hookkit.of(app).store
+    account = account_by_name(store, "acme")
+    old_keys = [key["id"] for key in list_keys(store, account)]
+    new_key = create_key(store, account, clock=clock)
+    assert client.get(link).status_code == 200  # the old key still stands
+    for key_id in old_keys:
+        assert revoke_key(store, str(key_id), clock=clock)
+    for method in (client.get, client.post):
+        refused = method(link)
+        assert refused.status_code == 410, refused.text
+        assert "revoked" in refused.text
+    headers = {"Authorization": f"Bearer {new_key}"}
+    assert client.get(f"/v1/hooks/{hook['id']}", headers=headers).json["status"] == "active"
 
 
 def test_resume_link_reactivates_a_disabled_hook(client, auth, mailbox, failing_receiver):

@@ -1,7 +1,8 @@
 """One-click links from notification e-mails: `/actions/<token>`, no API key.
 
 The signed token (`links.action_token`) is the authority: it names the action, the account
-and the delivery or hook, and expires after seven days. GET only describes the action and
+and the delivery or hook, and expires after seven days; it works once, and not after the
+account's keys were revoked (410 pages). GET only describes the action and
 shows a button, because mail scanners and link previews fetch every link in a message; the
 POST that the button sends does it. A person clicked a link in an e-mail, so every answer,
 errors included, is a small HTML page: 400 for an expired link, 403 for a forged or damaged
@@ -13,7 +14,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template_string
 from itsdangerous import BadSignature, SignatureExpired
 
-from ..delivery.links import LINK_MAX_AGE, Action, read_action_token
+from ..delivery.links import (
+    LINK_MAX_AGE,
+    Action,
+    check_link,
+    read_action_token,
+    unuse_link,
+    use_link,
+)
 from ..delivery.notify import hook_label
 from ..errors import HookkitError, NotFound
 from .context import service
@@ -70,7 +78,9 @@ def _links_enabled() -> None:
 
 def _action(token: str) -> Action:
     hk = service()
-    return read_action_token(hk.settings.secret_key, token, hk.clock)
+    action = read_action_token(hk.settings.secret_key, token, hk.clock)
+    check_link(hk.store, token, action)
+    return action
 
 
 @bp.get("/<token>")
@@ -131,8 +141,18 @@ def confirm(token: str) -> Response:
     )
 )
 def perform(token: str) -> Response:
-    """Do what the link says and confirm it."""
+    """Do what the link says and confirm it; the link is used up, unless the action fails."""
     action = _action(token)
+    hk = service()
+    use_link(hk.store, token, hk.clock())
+    try:
+        return _perform(action)
+    except HookkitError:
+        unuse_link(hk.store, token)
+        raise
+
+
+def _perform(action: Action) -> Response:
     hk = service()
     if action.name == "retry":
         queued = hk.deliveries.redeliver(action.account_id, action.target_id)

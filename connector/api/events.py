@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from .. import tracing
 from ..errors import ValidationError
+from ..events.lookup import find as find_event
 from ..events.polling import recent as recent_events
 from .auth import authenticate_request
 from .context import account, service
@@ -54,9 +56,18 @@ _SPACED_OFFSET = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2
 def publish() -> tuple[Response, int]:
     """202 with the event id and how many deliveries it queued; 200 for a repeated `id`."""
     body = json_body()
-    published = service().publisher.publish(
-        account().id, body.get("type"), body.get("data"), idempotency_key=body.get("id")
-    )
+    hookkit = service()
+    # HOOKKIT_TRACING: the publish span, continuing the product's `traceparent`; the event
+    # stores its context, so every delivery attempt joins this trace.
+    with tracing.server_span(
+        hookkit.settings.tracing,
+        "POST /v1/events",
+        request.headers,
+        **{"http.request.method": "POST", "http.route": "/v1/events"},
+    ):
+        published = hookkit.publisher.publish(
+            account().id, body.get("type"), body.get("data"), idempotency_key=body.get("id")
+        )
     return jsonify(published.as_dict()), 202 if published.created else 200
 
 
@@ -110,6 +121,20 @@ def recent() -> Response:
     if shape == "ifttt":
         return jsonify({"data": [_ifttt(env) for env in found]})
     return jsonify({"events": found})
+
+
+@bp.get("/<event_id>")
+@describe(
+    Operation(
+        "getEvent",
+        "One event in full: what the `url` of a thin payload fetches",
+        "events",
+        (Answer(200, "the envelope", ref("Envelope")),),
+    )
+)
+def get_event(event_id: str) -> Response:
+    """The account's event `{"id", "type", "timestamp", "data"}`; others' ids are 404."""
+    return jsonify(find_event(service().store, account().id, event_id))
 
 
 def _since() -> float | None:

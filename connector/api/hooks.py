@@ -53,7 +53,9 @@ _HOOK = (Answer(200, "the subscription", ref("Hook")),)
 )
 def subscribe() -> tuple[Response, int] | Response:
     """201 with the new hook and its secret, or 200 with the identical existing one, likewise."""
-    created = service().subscriptions.subscribe(account().id, json_body(keep=TARGET_ALIASES))
+    created = service().subscriptions.subscribe(
+        account().id, json_body(keep=TARGET_ALIASES), events_url=_events_url()
+    )
     response = jsonify(created.subscription)
     response.headers["Location"] = public_url(
         url_for(".get_hook", hook_id=created.subscription["id"])
@@ -110,7 +112,8 @@ def get_hook(hook_id: str) -> Response:
 )
 def update_hook(hook_id: str) -> Response:
     body = json_body(keep=TARGET_ALIASES)
-    return jsonify(service().subscriptions.update(account().id, hook_id, body))
+    hooks = service().subscriptions
+    return jsonify(hooks.update(account().id, hook_id, body, events_url=_events_url()))
 
 
 @bp.put("/<hook_id>")
@@ -128,7 +131,8 @@ def update_hook(hook_id: str) -> Response:
 )
 def replace_hook(hook_id: str) -> Response:
     body = json_body(keep=TARGET_ALIASES)
-    return jsonify(service().subscriptions.replace(account().id, hook_id, body))
+    hooks = service().subscriptions
+    return jsonify(hooks.replace(account().id, hook_id, body, events_url=_events_url()))
 
 
 @bp.delete("/<hook_id>")
@@ -193,3 +197,9 @@ def deliveries(hook_id: str) -> Response:
         limit=limit,
     )
     return paged("deliveries", items, total, page, limit)
+
+
+def _events_url() -> str:
+    """Where thin bodies link to (`GET /v1/events/{id}`): under HOOKKIT_PUBLIC_URL when
+    set, else under the address this request came to."""
+    return public_url(url_for("events.recent"))

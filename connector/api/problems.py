@@ -9,11 +9,38 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import HookkitError
+from ..errors import DatabaseUnavailable, HookkitError
 
 log = logging.getLogger("hookkit.api")
+
+
+def problem_body(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """The problem+json members (also one item's answer in a batch)."""
+    return {
+        "type": f"https://hookkit.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+        **(extra or {}),
+    }
+
+
+def error_body(exc: HookkitError) -> dict[str, object]:
+    """A hookkit error's problem+json members."""
+    errors = [e.as_dict() for e in exc.errors]
+    return problem_body(exc.status, exc.code, exc.title, exc.detail, errors, exc.extra)
 
 
 def problem(
@@ -24,23 +51,28 @@ def problem(
     errors: list[dict[str, str]] | None = None,
     extra: dict[str, object] | None = None,
 ) -> Response:
-    body = {
-        "type": f"https://hookkit.dev/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "errors": errors or [],
-        **(extra or {}),
-    }
+    body = problem_body(status, code, title, detail, errors, extra)
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HookkitError)
     def _hookkit(exc: HookkitError) -> Response:
-        errors = [e.as_dict() for e in exc.errors]
-        return problem(exc.status, exc.code, exc.title, exc.detail, errors, exc.extra)
+        body = json.dumps(error_body(exc))
+        response = Response(body, status=exc.status, mimetype="application/problem+json")
+        if "retry_after" in exc.extra:  # 429 and 503: when to come back, in whole seconds
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database(exc: DBAPIError) -> Response:
+        # A connection that broke mid-request (a restarted or failed-over PostgreSQL, a
+        # terminated backend) is the database's state, not a bug: nothing of the request
+        # was committed, so the client may retry. Anything else stays a 500.
+        if not exc.connection_invalidated:
+            return _unexpected(exc)
+        log.warning("database connection lost during a request: %s", type(exc.orig).__name__)
+        return _hookkit(DatabaseUnavailable("the database connection was lost; retry shortly"))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

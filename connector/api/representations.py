@@ -110,6 +110,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "deliveries": {"type": "integer", "description": "deliveries queued"},
         }
     ),
+    "BatchPublished": _object(
+        {
+            "accepted": {"type": "integer", "description": "items stored now or before"},
+            "failed": {"type": "integer"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "oneOf": [
+                        {
+                            "allOf": [
+                                ref("Published"),
+                                _object({"status": {"enum": [200, 202]}}),
+                            ]
+                        },
+                        ref("Problem"),
+                    ]
+                },
+            },
+        }
+    ),
     "LastDelivery": {
         "type": ["object", "null"],
         "properties": {
@@ -167,6 +187,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": '"none", delays like "10s,10s,10s", or null: the deployment\'s',
             },
             "success": {"enum": ["2xx", "2xx-3xx"]},
+            "ordering": {
+                "enum": ["concurrent", "fifo"],
+                "description": "fifo: one delivery at a time, in publish order",
+            },
+            "payload": {
+                "enum": ["full", "thin"],
+                "description": "thin: {id, type, timestamp, url}; GET the url for the event",
+            },
             "delivery_count": {"type": "integer"},
             "failure_count": {"type": "integer"},
             "last_delivery_at": _MAYBE_TIME,
@@ -200,6 +228,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "test": {"type": "boolean"},
             "attempt_count": {"type": "integer"},
             "next_attempt_at": _MAYBE_TIME,
+            "waiting_for_earlier": {
+                "type": "boolean",
+                "description": "a FIFO hook's delivery queued behind an unfinished earlier one",
+            },
             "last_response_code": _MAYBE_INT,
             "last_error": _MAYBE_TEXT,
             "created_at": _TIME,
@@ -214,4 +246,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"deliveries": {"type": "array", "items": ref("Delivery")}, "pagination": ref("Pagination")}
     ),
     "Preview": _object({"result": {"type": "object"}}),
+    "Replay": _object(
+        {
+            "id": {"type": "string"},
+            "hook_id": {"type": "string"},
+            "status": {"enum": ["running", "done", "cancelled"]},
+            "scope": {"enum": ["failed", "all"], "description": "the request's `status`"},
+            "event_types": {"type": ["array", "null"], "items": {"type": "string"}},
+            "include_missed": {"type": "boolean"},
+            "since": _TIME,
+            "until": _TIME,
+            "total": {"type": "integer", "description": "deliveries and missed events matched"},
+            "queued": {"type": "integer", "description": "sent again or created, so far"},
+            "missed": {"type": "integer", "description": "of `queued`: created for missed events"},
+            "skipped": {"type": "integer", "description": "changed since asked, or filtered out"},
+            "created_at": _TIME,
+            "updated_at": _TIME,
+            "finished_at": _MAYBE_TIME,
+        }
+    ),
+    "ReplayList": _object({"replays": {"type": "array", "items": ref("Replay")}}),
+    "PortalLink": _object(
+        {
+            "url": {"type": "string", "description": "open it in an iframe; no API key"},
+            "expires_at": _TIME,
+        }
+    ),
 }

@@ -9,6 +9,7 @@ import click
 from .db import db
 from .export import export
 from .keys import keys
+from .operate import prune, show_config
 from .serve import serve, worker
 from .tools import check, receive
 
@@ -18,5 +19,5 @@ def main() -> None:
     """hookkit: webhook subscriptions and signed, durable delivery."""
 
 
-for _command in (serve, worker, keys, db, export, receive, check):
+for _command in (serve, worker, keys, db, export, receive, check, show_config, prune):
     main.add_command(_command)

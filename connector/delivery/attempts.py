@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+from .. import tracing
 from ..clock import Clock
 from ..wire.mapping import MappingFailed
 from ..wire.outgoing import build_request
@@ -74,13 +75,40 @@ async def attempt(
 ) -> Result:
     """Build, sign and send one attempt of `job`, and decide its fate."""
     now = clock()
+    # HOOKKIT_TRACING: a span in the publish request's trace, named by the `traceparent`
+    # header the request carries.
+    span = _span(job) if sender.settings.tracing else tracing.NOT_TRACED
+    outcome: Outcome | None = None
     try:
-        request = build_request(job.spec, job.envelope, job.id, int(now), job.secrets)
-    except MappingFailed as exc:
-        outcome = Outcome(None, f"not sent: {exc}", 0.0, None)
-    else:
-        outcome = await sender.send(request.method, request.url, request.headers, request.body)
+        try:
+            request = build_request(
+                job.spec, job.envelope, job.id, int(now), job.secrets, traceparent=span.traceparent
+            )
+        except MappingFailed as exc:
+            outcome = Outcome(None, f"not sent: {exc}", 0.0, None)
+        else:
+            outcome = await sender.send(request.method, request.url, request.headers, request.body)
+    finally:
+        if outcome is None:
+            span.end(None, "not finished")
+        else:
+            span.end(outcome.response_code, None if outcome.ok else outcome.error or "failed")
     return decide(job, outcome, policy, started=now, finished=clock())
+
+
+def _span(job: Job) -> tracing.Attempt:
+    return tracing.attempt(
+        True,
+        job.trace_context,
+        **{
+            "hookkit.hook_id": job.subscription_id,
+            "hookkit.event_id": job.envelope.get("id"),
+            "hookkit.event_type": job.event_type,
+            "hookkit.webhook_id": job.id,
+            "hookkit.attempt": job.attempt,
+            "server.address": job.host,
+        },
+    )
 
 
 def crashed(job: Job, exc: BaseException, policy: RetryPolicy, clock: Clock) -> Result:

@@ -11,7 +11,7 @@ from ..clock import Clock
 from ..errors import DeliveryInFlight, HookDeleted, HookNotActive, NotFound, RetryOfTestSend
 from ..store.database import Store
 from ..store.signal import QueueSignal
-from ..store.tables import attempts, deliveries, events, subscriptions
+from ..store.tables import PARKED, attempts, deliveries, events, subscriptions
 from ..wire.envelope import iso
 
 _COLUMNS = (
@@ -34,6 +34,8 @@ def _attempt(row: Any) -> dict[str, Any]:
 
 def serialize(row: Any, tries: list[dict[str, Any]]) -> dict[str, Any]:
     pending = row.status == "pending"
+    # A FIFO hook's delivery waiting for an earlier one has no due time of its own yet.
+    waiting = pending and row.next_attempt_at >= PARKED
     return {
         "id": row.id,
         "subscription_id": row.subscription_id,
@@ -42,7 +44,8 @@ def serialize(row: Any, tries: list[dict[str, Any]]) -> dict[str, Any]:
         "status": row.status,
         "test": row.is_test,
         "attempt_count": row.attempts,
-        "next_attempt_at": iso(row.next_attempt_at) if pending else None,
+        "next_attempt_at": iso(row.next_attempt_at) if pending and not waiting else None,
+        "waiting_for_earlier": waiting,
         "last_response_code": row.last_response_code,
         "last_error": row.last_error,
         "created_at": iso(row.created_at),

@@ -45,6 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
+from .. import metrics
 from ..clock import Clock
 from ..config import Settings
 from ..store.database import Store
@@ -282,11 +283,15 @@ class Notifier:
                     try:
                         smtp.send_message(message)
                     except smtplib.SMTPRecipientsRefused as exc:
+                        metrics.emails("failed")
                         reason = f"the SMTP server refused {message['To']} ({exc.recipients})"
                         for item in items:
                             _log_instead(reason, item.notice)
+                    else:
+                        metrics.emails("sent")
                     sent += 1
         except (OSError, smtplib.SMTPException) as exc:
+            metrics.emails("failed", len(outgoing) - sent)
             reason = f"e-mailing through {server.host}:{server.port} failed: {exc!r}"
             for _message, items in outgoing[sent:]:
                 for item in items:

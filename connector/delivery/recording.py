@@ -17,9 +17,11 @@ from ..hooks.stored import remove
 from ..store.database import Store
 from ..store.tables import attempts, deliveries, subscriptions
 from ..wire.envelope import iso
+from . import observe
 from .jobs import Notice, Result
-from .outbox import listed
+from .outbox import listed, unpark_next
 
+_ENDS_A_TURN = ("delivered", "failed")  # "gone" deletes the hook and cancels its queue
 _RECORD_ATTEMPTS = attempts.insert()
 _RECORD_DELIVERIES = (
     deliveries.update()
@@ -102,6 +104,10 @@ def record(
             ],
         )
         _cancel_orphans(conn, [r.job.id for r in results if r.outcome == "retrying"], now)
+        # A FIFO hook's next delivery waits (parked) until this one is final.
+        unpark_next(
+            conn, [r.job.subscription_id for r in results if r.outcome in _ENDS_A_TURN], now
+        )
         # Every row lock in the order deliveries, then hooks (by id): the order unsubscribing
         # takes too, so two transactions never wait on each other (PostgreSQL deadlocks).
         gone = {r.job.subscription_id for r in results if r.outcome == "gone"}
@@ -114,6 +120,7 @@ def record(
             if r.outcome == "failed" and not r.job.is_test
         )
         notices.extend(_disable_failing(conn, results, failure_threshold, gone))
+    observe.recorded(results)
     return notices
 
 

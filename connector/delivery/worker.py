@@ -2,22 +2,27 @@
 
 One asyncio loop per worker (a thread in the embedded service, the main thread of
 `python -m connector worker`). Isolation: a delivery first waits for its hook's rate limit
-(a token bucket, e.g. Zapier's 30/s), then for a slot of its target host (`max_per_host`,
-hosts counted as `host:port`), then for a global slot (`max_in_flight`); so a slow or dead
-host only ever occupies its own slots, and a throttled hook none while it waits. Claims
-are capped per host and per rate-limited hook (`outbox.Quota`), so a dead host's backlog
-cannot fill the worker either.
+(a token bucket, e.g. Zapier's 30/s), then for a turn at its target host (hosts counted as
+`host:port`), then for a global slot (`max_in_flight`); so a slow or dead host only ever
+occupies its own turns, and a throttled hook none while it waits. How many requests a host
+gets at once adapts to its answers (`host_limits`: additive increase while it answers
+quickly and well, halved on timeouts, connection errors, 5xx and 429), between 1 and
+`max_per_host`. Claims
+are capped per host, per account and per rate-limited hook (`outbox.Quota`), so neither a
+dead host's backlog nor a busy account can fill the worker. A claimed delivery whose token
+is not due soon goes back to the queue, due when its token is (`outbox.defer`): it never
+holds a claim slot while it waits, and the worker that claims it then sends it at once.
 
 Receivers that ask to slow down (429 or 503 with `Retry-After`): `attempts.decide` puts that
-delivery's next attempt no sooner than asked, and the worker eases off the whole host until
-that time: each such answer halves the host's claim cap (from `max_per_host`, down to 1).
-The cap counts what the worker holds for the host from claim to send, so at most that many
-requests go to it at once; it ends on the clock, with no semaphore to resize. Simpler than
-skipping the host outright, and kinder to shared hosts (one Zap's 429 must not stop every
-delivery to hooks.zapier.com for an hour).
+delivery's next attempt no sooner than asked, and the worker eases off the whole host: its
+limit halves and does not grow again before the asked time. Kinder to shared hosts than
+skipping them outright (one Zap's 429 must not stop every delivery to hooks.zapier.com for
+an hour). Claims follow the limits: a host may hold twice its limit in claimed deliveries
+(one turn being sent, one ready), at most half the worker's capacity.
 
 New events wake the loop directly (`wake()`), or through PostgreSQL `LISTEN/NOTIFY` when
 published by another process; timed polling only picks up retries (and is the fallback).
+Each round of the loop also queues one batch of a running replay (`replays.advance`).
 
 A worker must never drop a claim silently: every claimed delivery ends as a recorded
 result, a released claim (clean stop), or an expiring lease (crash).
@@ -29,38 +34,57 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .. import metrics
 from ..clock import Clock
 from ..config import Settings
 from ..store.database import Store
 from ..store.ids import new_id
 from ..store.tables import NOTIFY_CHANNEL
-from . import outbox, recording
+from . import heartbeat, outbox, recording, replays, retention
 from .attempts import RetryPolicy, attempt, crashed
+from .host_limits import HostLimits
 from .jobs import Job, Notice, Result
 from .outbox import Quota
 from .sender import Sender
 
 log = logging.getLogger("hookkit.worker")
+# A claimed job whose rate-limit token is due sooner than this waits for it in the worker;
+# later, it goes back to the queue with its token's time (cheaper than a database round trip).
+_MAX_TOKEN_WAIT = 0.05
+# How often (seconds) to unpark FIFO deliveries whose turn came some way that did not unpark
+# them (`outbox.heal`): a safety net, the recorded result of the one before does it at once.
+_HEAL_EVERY = 60.0
+# After a claim found no account waiting beside the busy ones, the next claims skip fair
+# shares this long (seconds): those rounds read past the busy accounts' whole backlog.
+_ALONE_FOR = 1.0
 T = TypeVar("T")
 
 
 class _Bucket:
-    """A token bucket: `rate` requests per second with a burst of one second's worth."""
+    """A token bucket: `rate` requests per second with a burst of one second's worth, and
+    at least one request: a hook's first message (or one after a quiet spell of 1/`rate`)
+    is never delayed, however low its rate."""
 
     def __init__(self, rate: float, clock: Clock) -> None:
         self.rate, self.clock = rate, clock
-        self.tokens, self.stamp = rate, clock()
+        self.size = max(rate, 1.0)
+        self.tokens, self.stamp = self.size, clock()
+
+    def available(self) -> float:
+        """Tokens now (negative: tokens already promised to deliveries put back)."""
+        return min(self.size, self.tokens + (self.clock() - self.stamp) * self.rate)
 
     def delay(self) -> float:
         """Take a token; how long to wait before using it."""
         now = self.clock()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         self.tokens -= 1
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
@@ -88,7 +112,7 @@ class Worker:
         self.policy = RetryPolicy(self.settings.retry_schedule, self.settings.retry_jitter)
         self.owner = new_id("wrk")
         self.capacity = self.settings.max_in_flight * 2  # claimed and not yet sent, at once
-        self.host_capacity = self.settings.max_per_host * 2
+        self.host_limits = HostLimits(self.settings.max_per_host)
         self.recorded = 0  # attempts written back by this worker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -99,12 +123,15 @@ class Worker:
         self._ready_at: dict[str, float] = {}  # when a held job's rate-limit token is due
         self._hosts: Counter[str] = Counter()
         self._hooks: Counter[str] = Counter()
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
-        self._slowed: dict[str, tuple[int, float]] = {}  # host -> (claim cap, until when)
+        self._host_turns: dict[str, asyncio.Condition] = {}  # hosts with sends waiting or on
+        self._on_host: Counter[str] = Counter()  # requests being sent, per host
         self._buckets: dict[str, _Bucket] = {}
+        self._promised: dict[str, float] = {}  # put back for its token: delivery -> due time
+        self._alone_until = 0.0  # no other account had work due: no fair shares until then
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending: set[asyncio.Task[Any]] = set()
         self._finished: set[str] = set()  # held jobs whose result awaits being recorded
+        self._running = False  # the loop is up and has not ended (`alive`)
 
     # -- control (any thread) ---------------------------------------------------------------
 
@@ -118,10 +145,17 @@ class Worker:
         """Run until `stop()` (blocking)."""
         asyncio.run(self._main())
 
+    def alive(self) -> bool:
+        """Whether the loop runs (readiness): started, and neither stopped nor crashed."""
+        return self._running
+
     def wake(self) -> None:
         """New work: look for it now instead of at the next poll."""
         loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+        # Already woken and not yet looked: the loop clears the flag before it claims, so
+        # that claim sees this caller's committed work. Skipping the cross-thread call
+        # matters under load (measured: ~11 % of a busy API process in the self-pipe write).
+        if loop is not None and wake is not None and not wake.is_set():
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(wake.set)
 
@@ -142,17 +176,27 @@ class Worker:
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._global = asyncio.Semaphore(self.settings.max_in_flight)
         listener = await self._start_listener()
+        self._running = True
         self._ready.set()
         log.info("worker %s started", self.owner)
-        with ThreadPoolExecutor(1, thread_name_prefix="hookkit-db") as self._database:
-            async with Sender(self.settings) as sender:
-                self._sender = sender
-                writer = asyncio.create_task(self._write_results())
-                renewer = asyncio.create_task(self._renew_leases())
-                try:
-                    await self._claim_loop()
-                finally:
-                    released = await self._shutdown(writer, renewer, listener)
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="hookkit-db") as self._database:
+                async with Sender(self.settings) as sender:
+                    self._sender = sender
+                    writer = asyncio.create_task(self._write_results())
+                    renewer = asyncio.create_task(self._renew_leases())
+                    pruner = asyncio.create_task(self._prune())
+                    beater = asyncio.create_task(self._heartbeat())
+                    try:
+                        await self._claim_loop()
+                    finally:
+                        pruner.cancel()
+                        released = await self._shutdown(writer, renewer, listener)
+                        beater.cancel()
+                        await self._leave()
+        finally:
+            self._running = False
+        metrics.released(released)
         log.info(
             "worker %s stopped: %d attempts recorded, %d claims released",
             self.owner,
@@ -164,8 +208,10 @@ class Worker:
         assert self._wake is not None and self._stop is not None
         while not self._stop.is_set():
             self._wake.clear()
+            replayed = await self._advance_replays()
             jobs: list[Job] = []
             if self._room() > 0:
+                notes = outbox.ClaimNotes()
                 try:
                     jobs = await self._db(
                         outbox.claim,
@@ -175,7 +221,10 @@ class Worker:
                         self.settings.lease_seconds,
                         self._quota(),
                         self.settings.envelope or None,
+                        notes,
                     )
+                    if notes.alone:
+                        self._alone_until = self.clock() + _ALONE_FOR
                 except Exception:
                     log.exception("claiming deliveries failed; retrying")
                     await self._sleep(self.settings.poll_interval)
@@ -183,11 +232,21 @@ class Worker:
                 if self._stop.is_set():  # stopped while claiming: hand these straight back
                     self._held.update((job.id, job) for job in jobs)
                     break
-                for job in jobs:
-                    self._hold(job)
+                metrics.claimed(len(jobs))
+                await self._hold_or_defer(jobs)
                 if jobs:
                     continue  # there may be more; an empty claim ends the round
+            if replayed:
+                continue  # the replay may have more batches to queue
             await self._sleep(await self._idle_delay())
+
+    async def _advance_replays(self) -> bool:
+        """Queue one batch of a running replay (`replays.advance`); whether there was one."""
+        try:
+            return await self._db(replays.advance, self.store, self.clock())
+        except Exception:
+            log.exception("queueing a replay batch failed; retrying")
+            return False
 
     def _room(self) -> int:
         """How many more deliveries a claim may take.
@@ -210,19 +269,30 @@ class Worker:
             for job in self._held.values()
             if self._ready_at[job.id] <= now and job.id not in self._finished
         )
-        for host, (cap, until) in list(self._slowed.items()):
-            if until <= now:
-                del self._slowed[host]
-            else:  # a host that asked to slow down counts as fuller by what its cap took away
-                ready[host] += max(0, self.host_capacity - cap)
+        # Each account gets a fair share while another waits: what is left beside those
+        # it holds for, split once more (a fresh account is never at its cap).
+        accounts = Counter(
+            job.account_id for job in self._held.values() if job.id not in self._finished
+        )
+        # A rate-limited hook may take what its bucket holds now, or one to put back.
+        hook_caps = {
+            hook: max(1, self._hooks.get(hook, 0) + math.floor(max(0.0, bucket.available())))
+            for hook, bucket in self._buckets.items()
+        }
         return Quota(
             total=self._room(),
-            per_host=self.host_capacity,
-            held_hosts=ready,
-            held_hooks=self._hooks,
-            rate_limits={
-                job.subscription_id: job.rate_limit for job in self._held.values() if job.rate_limit
+            per_host=self._host_claim_cap(self.host_limits.start),
+            host_caps={
+                host: self._host_claim_cap(limit)
+                for host, limit in self.host_limits.in_force().items()
             },
+            per_account=None
+            if self.clock() < self._alone_until
+            else max(1, self.capacity // (len(accounts) + 1)),
+            held_hosts=ready,
+            held_accounts=accounts,
+            held_hooks=self._hooks,
+            hook_caps=hook_caps,
         )
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -264,9 +334,26 @@ class Worker:
         for w in waits:
             w.cancel()
 
-    def _hold(self, job: Job) -> None:
+    async def _hold_or_defer(self, jobs: list[Job]) -> None:
+        """Hold the claimed jobs whose rate-limit token is due, and put the others back in
+        the queue, due when their token is: no claim slot waits on a rate limit."""
+        later: dict[str, float] = {}
+        for job in jobs:
+            wait = self._rate_delay(job)
+            if wait <= _MAX_TOKEN_WAIT:
+                self._hold(job, wait)
+            else:
+                later[job.id] = self._promised[job.id] = self.clock() + wait
+        if not later:
+            return
+        try:
+            await self._db(outbox.defer, self.store, self.owner, later)
+        except Exception:  # their leases run out instead; their tokens stay promised
+            log.exception("putting back %d rate-limited deliveries failed", len(later))
+
+    def _hold(self, job: Job, wait: float = 0.0) -> None:
         self._held[job.id] = job
-        self._ready_at[job.id] = self.clock() + self._rate_delay(job)
+        self._ready_at[job.id] = self.clock() + wait
         self._hosts[job.host] += 1
         self._hooks[job.subscription_id] += 1
         task = asyncio.create_task(self._deliver(job))
@@ -281,7 +368,8 @@ class Worker:
         self._hosts[job.host] -= 1
         if self._hosts[job.host] <= 0:
             del self._hosts[job.host]
-            self._host_slots.pop(job.host, None)
+            if not self._on_host[job.host]:
+                self._host_turns.pop(job.host, None)
         self._hooks[job.subscription_id] -= 1
         if self._hooks[job.subscription_id] <= 0:
             del self._hooks[job.subscription_id]
@@ -292,10 +380,9 @@ class Worker:
         wait = self._ready_at[job.id] - self.clock()
         if wait > 0:
             await asyncio.sleep(wait)
-        slot = self._host_slot(job.host)
         task = asyncio.current_task()
         assert task is not None
-        async with slot, self._global:
+        async with self._host_turn(job.host), self._global:
             self._sending.add(task)
             try:
                 result = await attempt(job, self._sender, self.policy, self.clock)
@@ -306,28 +393,59 @@ class Worker:
                 result = crashed(job, exc, self.policy, self.clock)
             finally:
                 self._sending.discard(task)
-        if result.slow_down_until is not None:
-            self._slow_down(job.host, result.slow_down_until)
+            self._count_answer(job.host, result)
         self._finished.add(job.id)
         await self._results.put(result)
 
-    def _slow_down(self, host: str, until: float) -> None:
-        """Halve `host`'s claim cap (down to 1) until `until`: it answered 429/503 Retry-After."""
-        now = self.clock()
-        cap, was_until = self._slowed.get(host, (self.settings.max_per_host, now))
-        if was_until <= now:
-            cap = self.settings.max_per_host
-        self._slowed[host] = (max(1, cap // 2), max(until, was_until))
-        log.info("host %s asked to slow down: at most %d at once", host, max(1, cap // 2))
+    def _host_claim_cap(self, limit: int) -> int:
+        """Claimed deliveries a host with `limit` may hold: a turn being sent and one ready,
+        never more than half the worker (a host that turns dead must leave room)."""
+        return max(1, min(2 * limit, self.capacity // 2))
 
-    def _host_slot(self, host: str) -> asyncio.Semaphore:
-        slot = self._host_slots.get(host)
-        if slot is None:
-            slot = self._host_slots[host] = asyncio.Semaphore(self.settings.max_per_host)
-        return slot
+    @contextlib.asynccontextmanager
+    async def _host_turn(self, host: str) -> AsyncIterator[None]:
+        """Wait until `host` has fewer requests in flight than its limit, and take a turn."""
+        turns = self._host_turns.get(host)
+        if turns is None:
+            turns = self._host_turns[host] = asyncio.Condition()
+        async with turns:
+            await turns.wait_for(lambda: self._on_host[host] < self.host_limits.limit(host))
+            self._on_host[host] += 1
+        try:
+            yield
+        finally:
+            async with turns:
+                self._on_host[host] -= 1
+                if self._on_host[host] <= 0:
+                    del self._on_host[host]
+                turns.notify_all()  # the limit may have grown too
+
+    def _count_answer(self, host: str, result: Result) -> None:
+        """Feed the host's limit: a timeout, connection error, 5xx or 429 halves it, a quick
+        success grows it; a request we refused to send says nothing about the host."""
+        now, before = self.clock(), self.host_limits.limit(host)
+        if result.slow_down_until is not None:
+            self.host_limits.slow_down(host, until=result.slow_down_until, now=now)
+        elif result.response_code is None and (result.error or "").startswith("not sent"):
+            return
+        else:
+            code = result.response_code
+            ok = code is not None and code < 500 and code != 429
+            self.host_limits.answered(host, ok=ok, seconds=result.duration_ms / 1000, now=now)
+        after = self.host_limits.limit(host)
+        if after != before:
+            metrics.host_limited(host, after, result.slow_down_until or now)
+            if after < before:
+                log.info("host %s: at most %d requests at once now", host, after)
 
     def _rate_delay(self, job: Job) -> float:
-        """Take the job's rate-limit token now (claim order is send order); seconds to wait."""
+        """Take the job's rate-limit token now (claim order is send order); seconds to wait.
+
+        A job put back for its token comes back when that token is due, and uses it.
+        """
+        promised = self._promised.pop(job.id, None)
+        if promised is not None:
+            return max(0.0, promised - self.clock())
         if not job.rate_limit:
             return 0.0
         bucket = self._buckets.get(job.subscription_id)
@@ -366,14 +484,25 @@ class Worker:
             self._release(result.job)
         if len(self._buckets) > 10_000:
             self._buckets.clear()
+        if len(self._promised) > 100_000:  # taken by other workers meanwhile
+            self._promised.clear()
         if notices:
             threading.Thread(target=self.notify, args=(notices,), daemon=True).start()
         self.wake()
 
     async def _renew_leases(self) -> None:
         interval = self.settings.lease_seconds / 3
+        rounds = 0
         while True:
             await asyncio.sleep(interval)
+            rounds += 1
+            try:  # FIFO hooks' queues: park what waits, now and then unpark what was missed
+                now = self.clock()  # looking back a few rounds covers a slow or failed one
+                await self._db(outbox.park_blocked, self.store, now, now - 10 * interval)
+                if rounds % max(1, round(_HEAL_EVERY / interval)) == 0:
+                    await self._db(outbox.heal, self.store, self.clock())
+            except Exception:
+                log.exception("parking or unparking FIFO deliveries failed")
             # Not the finished ones: their rows are being recorded, and two transactions
             # locking the same rows in different orders could deadlock (PostgreSQL).
             ids = sorted(set(self._held) - self._finished)
@@ -387,6 +516,46 @@ class Worker:
                 )
             except Exception:
                 log.exception("renewing leases failed")
+
+    async def _prune(self) -> None:
+        """Retention (`retention.prune`) every HOOKKIT_PRUNE_INTERVAL, in small batches."""
+        settings = self.settings
+        while True:
+            await asyncio.sleep(settings.prune_interval)
+            total, step = retention.Pruned(), retention.Pruned(more=True)
+            try:
+                while step.more:  # a batch at a time: claims and results go in between
+                    step = await self._db(
+                        retention.prune_batch,
+                        self.store,
+                        self.clock(),
+                        keep=settings.retention,
+                        keep_failed=settings.retention_failed,
+                    )
+                    total += step
+            except Exception:
+                log.exception("pruning old deliveries and events failed; trying again later")
+            if total.deliveries or total.events:
+                log.info("%s", total)
+
+    async def _heartbeat(self) -> None:
+        """Write this worker's heartbeat every HOOKKIT_HEARTBEAT (`heartbeat.beat`)."""
+        me = heartbeat.Identity.of(self.owner, self.clock())
+        while True:
+            try:
+                await self._db(
+                    heartbeat.beat, self.store, me, self.clock(), self.settings.worker_timeout
+                )
+            except Exception:
+                log.exception("writing the worker heartbeat failed; trying again")
+            await asyncio.sleep(self.settings.heartbeat)
+
+    async def _leave(self) -> None:
+        """A clean stop: this worker's heartbeat row goes (it no longer counts as alive)."""
+        try:
+            await self._db(heartbeat.gone, self.store, self.owner)
+        except Exception:
+            log.exception("removing the worker heartbeat failed; it goes stale instead")
 
     # -- PostgreSQL LISTEN/NOTIFY -------------------------------------------------------------
 
@@ -442,7 +611,9 @@ class Worker:
         for task in waiting:
             task.cancel()
         if self._sending:
-            grace = self.settings.connect_timeout + self.settings.read_timeout + 1.0
+            # HOOKKIT_SHUTDOWN_GRACE: sends still running after it are cut off and released
+            # (the receiver may have got one: it is sent again, with the same webhook-id).
+            grace = self.settings.shutdown_grace
             _done, late = await asyncio.wait(set(self._sending), timeout=grace)
             for task in late:
                 task.cancel()

@@ -32,6 +32,8 @@ from ..wire.targets import check_target_url, host_key
 TARGET_ALIASES = ("target_url", "targetUrl", "hookUrl", "webhookUrl", "target", "url")
 PLATFORMS = ("zapier", "make", "n8n", "pipedream", "ifttt", "custom")
 SUCCESS_RULES = ("2xx", "2xx-3xx")  # which answers count as delivered
+ORDERINGS = ("concurrent", "fifo")  # fifo: one delivery at a time, in publish order
+PAYLOADS = ("full", "thin")  # thin: {id, type, timestamp, url}, the event fetched from `url`
 MIN_SECRET_LENGTH = 24
 MAX_RETRIES = 30
 ZAPIER_RATE_LIMIT = 30.0  # Zapier accepts at most 30 requests/s per hook
@@ -130,6 +132,8 @@ HOOK_SCHEMA = validator_for(
             # "none", or delays like "10s,10s,10s"; parsed by `_schedule`.
             "retry_schedule": {"type": ["string", "null"], "maxLength": 200},
             "success": {"enum": list(SUCCESS_RULES)},
+            "ordering": {"enum": list(ORDERINGS)},
+            "payload": {"enum": list(PAYLOADS)},
             # The user's own secret (seed 003); empty or absent on PATCH keeps the current one.
             "secret": {"type": ["string", "null"], "maxLength": 100},
         },
@@ -158,6 +162,8 @@ DEFAULTS: dict[str, Any] = {
     "signature": None,  # the deployment's scheme
     "retry_schedule": None,  # the deployment's schedule
     "success": SUCCESS_RULES[0],
+    "ordering": ORDERINGS[0],
+    "payload": PAYLOADS[0],
 }
 
 
@@ -179,9 +185,15 @@ class FieldChecker:
         self.signature = _deployment_signature(signature or Signature())
 
     def fields(
-        self, body: dict[str, Any], *, creating: bool, current: Row[Any] | None = None
+        self,
+        body: dict[str, Any],
+        *,
+        creating: bool,
+        current: Row[Any] | None = None,
+        events_url: str | None = None,
     ) -> dict[str, Any]:
-        """Validated column values for the fields present in `body`."""
+        """Validated column values for the fields present in `body`; `events_url` is where
+        this service serves events (`…/v1/events`), which thin bodies link into."""
         out: dict[str, Any] = {}
         events = self._events(body, required=creating)
         if events is not None:
@@ -233,6 +245,12 @@ class FieldChecker:
             out["retry_schedule"] = _schedule(body["retry_schedule"])
         if "success" in body:
             out["success"] = body["success"]
+        if "ordering" in body:  # stored NULL for concurrent, as hooks made before 0004 have
+            out["ordering"] = None if body["ordering"] == ORDERINGS[0] else body["ordering"]
+        if "payload" in body:
+            out["payload"] = _payload(body["payload"], events_url)
+        if "payload" in out or "mapping" in out:
+            _refuse_mapped_thin(out, current)
         if body.get("secret"):  # empty or null keeps the current secret
             out["secret"] = _own_secret(body["secret"])
             stored = out.get("signature", getattr(current, "signature", None))
@@ -347,7 +365,7 @@ def _headers(headers: dict[str, str], current: dict[str, str]) -> dict[str, str]
 
 def checked_fields(row: Row[Any]) -> tuple[Any, ...]:
     """What `FieldChecker.fields` reads of a stored hook to check a body against it."""
-    return (row.events, row.mapping, row.filter, row.headers, row.auth)
+    return (row.events, row.mapping, row.filter, row.headers, row.auth, row.payload)
 
 
 def _refuse_two_authorizations(fields: dict[str, Any], current: Row[Any] | None) -> None:
@@ -363,6 +381,27 @@ def _refuse_two_authorizations(fields: dict[str, Any], current: Row[Any] | None)
                 "a custom Authorization header cannot be combined with basic auth, which sets "
                 "that header; keep one of them",
             )
+
+
+def _payload(shape: str, events_url: str | None) -> dict[str, str] | None:
+    """The stored form of `payload`: NULL for the full body, else the thin shape and the
+    events URL its bodies link into (taken now: HOOKKIT_PUBLIC_URL, else this request's)."""
+    if shape == "full":
+        return None
+    if not events_url:
+        raise ValidationError.at("$.payload", "thin payloads need the service's public URL")
+    return {"shape": shape, "events_url": events_url}
+
+
+def _refuse_mapped_thin(fields: dict[str, Any], current: Row[Any] | None) -> None:
+    """A thin body carries no data to map: a mapping would silently do nothing."""
+    payload = fields["payload"] if "payload" in fields else getattr(current, "payload", None)
+    mapping = fields["mapping"] if "mapping" in fields else getattr(current, "mapping", None)
+    if payload is not None and mapping is not None:
+        path = "$.payload" if "payload" in fields else "$.mapping"
+        raise ValidationError.at(
+            path, "a thin payload carries no data to map; set mapping to null, or payload full"
+        )
 
 
 def _timestamp(text: str | None) -> float | None:

@@ -19,12 +19,12 @@ from sqlalchemy.engine import Connection, Row
 
 from ..errors import DuplicateSubscription, NotFound
 from ..store.secrets import Sealer, open_hook, seal_hook
-from ..store.tables import deliveries, subscription_events, subscriptions
+from ..store.tables import PARKED, deliveries, replays, subscription_events, subscriptions
 from ..wire.body import BodySpec
 from ..wire.envelope import iso
 from ..wire.outgoing import RequestSpec
 from ..wire.schemes import Signature, public_key
-from .fields import MASK, SENSITIVE_HEADER, SUCCESS_RULES, schedule_text
+from .fields import MASK, ORDERINGS, PAYLOADS, SENSITIVE_HEADER, SUCCESS_RULES, schedule_text
 
 
 def _sensitive(name: str) -> bool:
@@ -79,6 +79,18 @@ def apply(conn: Connection, current: Row[Any], fields: dict[str, Any], now: floa
     values = {**fields, "updated_at": now}
     if values.get("status") == "active" and current.status != "active":
         values["failure_streak"] = 0  # a user resuming a paused or failed hook starts afresh
+    if "ordering" in values and values["ordering"] != "fifo" and current.ordering == "fifo":
+        # No longer FIFO: what waited for its turn is due now. Deliveries before the hook's
+        # row, the order recording results locks them in (see `remove`).
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.subscription_id == current.id,
+                deliveries.c.status == "pending",
+                deliveries.c.next_attempt_at >= PARKED,
+            )
+            .values(next_attempt_at=now)
+        )
     conn.execute(subscriptions.update().where(subscriptions.c.id == current.id).values(values))
     if "events" in values:
         conn.execute(
@@ -114,8 +126,15 @@ def remove(conn: Connection, hook_id: str, now: float) -> None:
 
     Deliveries are locked before the hook's row, the order recording results takes too
     (`delivery.recording`): the other order deadlocks on PostgreSQL against a worker
-    recording an attempt of this hook at the same moment.
+    recording an attempt of this hook at the same moment. A running replay is cancelled
+    first, in the order a worker queueing a replay batch locks (the replay, then its
+    deliveries): the batch in progress commits before this cancels what it queued.
     """
+    conn.execute(
+        replays.update()
+        .where(replays.c.subscription_id == hook_id, replays.c.status == "running")
+        .values(status="cancelled", updated_at=now, finished_at=now)
+    )
     conn.execute(
         deliveries.update()
         .where(deliveries.c.subscription_id == hook_id, deliveries.c.status == "pending")
@@ -133,8 +152,10 @@ def remove(conn: Connection, hook_id: str, now: float) -> None:
 
 def body_spec(row: Any, default_body: str | None = None) -> BodySpec:
     """How a stored hook shapes its bodies: its mapping and custom values, over the
-    deployment's `default_body` (HOOKKIT_ENVELOPE) when it has no mapping."""
-    return BodySpec(row.mapping, row.custom_values, default_body or None)
+    deployment's `default_body` (HOOKKIT_ENVELOPE) when it has no mapping; a thin hook's
+    bodies link into the events URL stored with its `payload`."""
+    payload = getattr(row, "payload", None) or {}
+    return BodySpec(row.mapping, row.custom_values, default_body or None, payload.get("events_url"))
 
 
 def request_spec(row: Any, default_body: str | None = None) -> RequestSpec:
@@ -194,6 +215,8 @@ def serialize(row: Any) -> dict[str, Any]:
         "public_key": public_key(row.secret) if signature.uses_key_pair else None,
         "retry_schedule": schedule_text(row.retry_schedule),
         "success": row.success or SUCCESS_RULES[0],
+        "ordering": row.ordering or ORDERINGS[0],
+        "payload": (row.payload or {}).get("shape", PAYLOADS[0]),
         "delivery_count": row.delivery_count,
         "failure_count": row.failure_count,
         "last_delivery_at": iso(row.last_delivery_at),

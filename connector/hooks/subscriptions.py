@@ -72,10 +72,13 @@ class Subscriptions:
 
     # -- commands ---------------------------------------------------------------------------
 
-    def subscribe(self, account_id: str, body: dict[str, Any]) -> Created:
-        """Create a hook, or return the identical one this account already has."""
+    def subscribe(
+        self, account_id: str, body: dict[str, Any], *, events_url: str | None = None
+    ) -> Created:
+        """Create a hook, or return the identical one this account already has;
+        `events_url` (`…/v1/events` of this service) is what thin bodies link into."""
         check(HOOK_SCHEMA, body)
-        fields = self.checker.fields(_fresh(body), creating=True)
+        fields = self.checker.fields(_fresh(body), creating=True, events_url=events_url)
         try:
             return self._create(account_id, fields)
         except IntegrityError:
@@ -112,20 +115,40 @@ class Subscriptions:
             created = conn.execute(select(subscriptions).where(subscriptions.c.id == hook_id)).one()
         return Created(_with_secret(self._opened(created)), created=True)
 
-    def update(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update(
+        self,
+        account_id: str,
+        hook_id: str,
+        body: dict[str, Any],
+        *,
+        events_url: str | None = None,
+    ) -> dict[str, Any]:
         """Change the fields `body` gives; 409 if the hook would duplicate another live one."""
         check(HOOK_SCHEMA, body)
-        return self._change(account_id, hook_id, body, creating=False)
+        return self._change(account_id, hook_id, body, creating=False, events_url=events_url)
 
-    def replace(self, account_id: str, hook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def replace(
+        self,
+        account_id: str,
+        hook_id: str,
+        body: dict[str, Any],
+        *,
+        events_url: str | None = None,
+    ) -> dict[str, Any]:
         """PUT: `body` becomes the hook's settings, checked as on subscribe (events and a
         target URL required), and every setting it leaves out returns to its default; the
         secret stays. Otherwise like `update`: 409 if it would duplicate another live hook."""
         check(HOOK_SCHEMA, body)
-        return self._change(account_id, hook_id, _fresh(body), creating=True)
+        return self._change(account_id, hook_id, _fresh(body), creating=True, events_url=events_url)
 
     def _change(
-        self, account_id: str, hook_id: str, body: dict[str, Any], *, creating: bool
+        self,
+        account_id: str,
+        hook_id: str,
+        body: dict[str, Any],
+        *,
+        creating: bool,
+        events_url: str | None = None,
     ) -> dict[str, Any]:
         """Write the checked fields of `body` (with `creating`, all of them are required).
 
@@ -135,7 +158,9 @@ class Subscriptions:
         """
         for _ in range(_UPDATE_ATTEMPTS):
             current = self.row(account_id, hook_id)
-            fields = self.checker.fields(body, creating=creating, current=current)
+            fields = self.checker.fields(
+                body, creating=creating, current=current, events_url=events_url
+            )
             try:
                 with self.store.write() as conn:
                     latest = self._opened(owned(conn, account_id, hook_id))

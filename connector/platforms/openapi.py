@@ -26,10 +26,12 @@ from ..api.representations import SCHEMAS, ref
 from ..catalog import Catalog
 from ..errors import (
     BadRequest,
+    DatabaseUnavailable,
     HookkitError,
     MalformedJSON,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthorized,
     UnsupportedMediaType,
     ValidationError,
@@ -126,7 +128,7 @@ def errors_of(operation: Operation, path: str) -> dict[int, list[type[HookkitErr
     """The errors an operation may answer, by status: its own, plus those of its kind."""
     found: list[type[HookkitError]] = []
     if operation.authenticated:
-        found.append(Unauthorized)
+        found.extend((Unauthorized, RateLimited))
     if path_params(path):
         found.append(NotFound)
     if operation.body is not None:
@@ -134,6 +136,7 @@ def errors_of(operation: Operation, path: str) -> dict[int, list[type[HookkitErr
     if operation.query:
         found.append(ValidationError)
     found.extend(operation.errors)
+    found.append(DatabaseUnavailable)  # any request whose database connection breaks
     by_status: dict[int, list[type[HookkitError]]] = defaultdict(list)
     for error in found:
         if error not in by_status[error.status]:

@@ -13,13 +13,18 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 
+from ..errors import DatabaseUnavailable
 from .secrets import Sealer, sealer_for
+
+T = TypeVar("T")
 
 
 class Store:
@@ -62,6 +67,28 @@ class Store:
         # fell from ~400 ms to ~20 ms at 200 events/s, bench/throughput.py.)
         with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    def write_retrying(self, work: Callable[[Connection], T]) -> T:
+        """`work(conn)` in a `write()` transaction, run once more on a fresh connection when
+        the first one is lost (a restarted or failed-over PostgreSQL, a terminated backend);
+        `DatabaseUnavailable` (503, Retry-After) when the second is lost too.
+
+        The connection may break while the COMMIT travels, so the first run may have been
+        stored: `work` must find its own earlier result (e.g. by an id chosen before the
+        first run) instead of writing it twice.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                if attempt == 2:
+                    raise DatabaseUnavailable(
+                        "the database connection was lost twice; nothing was stored, retry"
+                    ) from exc
+        raise AssertionError("unreachable")
 
     @contextmanager
     def schema_write(self) -> Iterator[Connection]:

@@ -47,6 +47,19 @@ api_keys = Table(
     Column("prefix", String(16), nullable=False),
     Column("created_at", Double, nullable=False),
     Column("revoked_at", Double),
+    # The key's API rate limit (`hooks.api_limits`, GCRA): the theoretical arrival time of
+    # its next request; NULL: never limited yet. Since 0006.
+    Column("rate_tat", Double),
+)
+
+# One-click links already used (`delivery.links`): a link works once. Only the SHA-256 of
+# the token is kept, never the token; rows older than a link's lifetime are pruned. Since 0006.
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("used_at", Double, nullable=False),
+    Index("ix_used_links_used_at", "used_at"),
 )
 
 subscriptions = Table(
@@ -94,6 +107,11 @@ subscriptions = Table(
     # Delays before each retry, in seconds ([] = none); NULL: the deployment's schedule.
     Column("retry_schedule", JSON),
     Column("success", String(16)),  # 2xx | 2xx-3xx; NULL: 2xx
+    # fifo: one delivery at a time, in publish order; NULL: concurrent (since 0004).
+    Column("ordering", String(16)),
+    # Thin payloads (0005): {"shape": "thin", "events_url": "https://…/v1/events"}, the
+    # collection each thin body's `url` points into; NULL: the full body.
+    Column("payload", JSON),
     Index("ix_subscriptions_account", "account_id", "deleted_at", "created_at"),
 )
 # At most one live hook per account, event set and URL, however many identical subscribes
@@ -137,9 +155,22 @@ events = Table(
     Column("created_at", Double, nullable=False),
     Column("is_test", Boolean, nullable=False, default=False),
     Column("delivery_count", Integer, nullable=False, default=0),
+    # The publish request's W3C `traceparent` with HOOKKIT_TRACING (`connector.tracing`), so
+    # each delivery attempt joins its trace; NULL: not traced. Since 0007.
+    Column("trace_context", String(128)),
     UniqueConstraint("account_id", "idempotency_key", name="uq_events_idempotency"),
     Index("ix_events_recent", "account_id", "type", "created_at"),
 )
+
+# PostgreSQL autovacuum for the queue (since 0007; docs/operations.md "Retention and a large
+# table"): claims read past the dead row versions each delivery leaves in the `pending`
+# index ranges until a vacuum, and the default (20 % of the table dead) waits for 200,000
+# of them beside a million kept rows. These run it after 1,000 + 1 % instead.
+DELIVERIES_AUTOVACUUM = {
+    "autovacuum_vacuum_scale_factor": 0.01,
+    "autovacuum_vacuum_threshold": 1000,
+    "autovacuum_analyze_scale_factor": 0.02,
+}
 
 deliveries = Table(
     "deliveries",
@@ -161,6 +192,22 @@ deliveries = Table(
     Column("is_test", Boolean, nullable=False, default=False),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_subscription", "subscription_id", "created_at"),
+    # Whether a hook has a delivery of an event (replays' missed events, since 0005).
+    Index("ix_deliveries_event", "event_id", "subscription_id"),
+    postgresql_with=DELIVERIES_AUTOVACUUM,
+)
+# The due time of a FIFO hook's deliveries queued behind an unfinished earlier one (parked,
+# `delivery.outbox`): out of the due range until their turn (9999-12-31T23:59:59Z).
+PARKED = 253402300799.0
+# A FIFO hook's delivery is claimable only while no earlier one of the hook is pending: the
+# claim probes this index (only queued rows, so a hook's long history is never read).
+Index(
+    "ix_deliveries_queued_order",
+    deliveries.c.subscription_id,
+    deliveries.c.created_at,
+    deliveries.c.id,
+    sqlite_where=deliveries.c.status == "pending",
+    postgresql_where=deliveries.c.status == "pending",
 )
 
 attempts = Table(
@@ -179,6 +226,57 @@ attempts = Table(
     Index("ix_attempts_delivery", "delivery_id", "attempt"),
 )
 
+# Live delivery workers (`delivery.heartbeat`, since 0007): each writes its row every
+# HOOKKIT_HEARTBEAT and deletes it when it stops cleanly; `/readyz` and the
+# `hookkit_workers_alive` gauge count rows seen within HOOKKIT_WORKER_TIMEOUT. Rows of killed
+# workers are pruned by the others after a few minutes.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),
+    Index("ix_workers_last_seen", "last_seen"),
+)
+
+# Replays of a time range (0005): the request stores what to replay; workers queue it in
+# batches, each batch one short transaction that moves the cursor (`delivery.replays`).
+replays = Table(
+    "replays",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("subscription_id", ForeignKey("subscriptions.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # running | done | cancelled
+    Column("scope", String(8), nullable=False),  # failed | all
+    Column("event_types", JSON),  # NULL: every type
+    Column("include_missed", Boolean, nullable=False),
+    Column("since", Double, nullable=False),
+    Column("until", Double, nullable=False),
+    Column("total", Integer, nullable=False),  # counted when asked
+    Column("queued", Integer, nullable=False, default=0),  # sent again or created
+    Column("missed", Integer, nullable=False, default=0),  # of `queued`: created
+    Column("skipped", Integer, nullable=False, default=0),  # changed since asked, or filtered out
+    # Where the worker goes on: phase `deliveries`, then `missed`; after (time, id).
+    Column("phase", String(16), nullable=False),
+    Column("cursor_at", Double),
+    Column("cursor_id", String(40)),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Index("ix_replays_status", "status", "updated_at"),
+    Index("ix_replays_subscription", "subscription_id", "created_at"),
+)
+# One running replay per hook, however many requests race.
+Index(
+    "uq_replays_running",
+    replays.c.subscription_id,
+    unique=True,
+    sqlite_where=replays.c.status == "running",
+    postgresql_where=replays.c.status == "running",
+)
 
 # PostgreSQL: workers LISTEN here; a trigger NOTIFYs when deliveries become due, in the
 # transaction that queued them, so a woken worker always finds them committed. `migrate`

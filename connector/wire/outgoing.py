@@ -47,15 +47,24 @@ class OutgoingRequest:
 
 
 def build_request(
-    spec: RequestSpec, env: dict[str, Any], msg_id: str, timestamp: int, secrets: list[str]
+    spec: RequestSpec,
+    env: dict[str, Any],
+    msg_id: str,
+    timestamp: int,
+    secrets: list[str],
+    *,
+    traceparent: str | None = None,
 ) -> OutgoingRequest:
-    """The signed request for one attempt of message `msg_id`.
+    """The signed request for one attempt of message `msg_id`; with `traceparent` (tracing
+    on) a W3C `traceparent` header too, which no scheme signs (they sign the body only).
 
     For GET the fields travel in the query string and the signed payload is the whole query
     string as sent (everything after `?`), so receivers verify `request.query_string`.
     """
     body = render(spec.body, env)
     headers = {"User-Agent": USER_AGENT, **(spec.headers or {})}
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
     if spec.auth and spec.auth.get("type") == "basic":
         token = f"{spec.auth['username']}:{spec.auth['password']}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(token).decode()

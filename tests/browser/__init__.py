@@ -1,0 +1,1 @@
+"""The webhooks screens in real Chromium (Debian's, driven by Playwright for Python)."""
