@@ -18,6 +18,7 @@ from .config import Settings
 from .delivery.history import DeliveryLog
 from .delivery.jobs import Notice
 from .delivery.notify import Notifier
+from .delivery.replays import Replays
 from .delivery.sample_send import SampleSender
 from .delivery.worker import Worker
 from .events.publish import Publisher
@@ -78,6 +79,9 @@ class Hookkit:
             default_body=settings.envelope,
         )
         self.deliveries = DeliveryLog(self.store, clock, self.signal)
+        self.replays = Replays(
+            self.store, self.catalog, clock, self.signal, max_count=settings.replay_max_count
+        )
         self.api_limits = ApiLimiter(self.store, clock, settings.api_rate_limit)
         self.keys = KeyCache(self.store, clock, settings.api_key_cache)
         self.notifier = Notifier(settings, self.store, clock=clock)

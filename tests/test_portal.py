@@ -21,7 +21,7 @@ from connector.hooks.portal import PORTAL_SALT
 from connector.testing import Receiver
 from connector.wire.envelope import iso
 
-from .conftest import _key, subscribe
+from .conftest import _key, publish, subscribe
 from .test_dashboard import SECRET_KEY, csrf_of, running_replay
 
 EMBEDDER = "https://app.example.com"
@@ -257,6 +257,15 @@ def test_portal_replays_are_scoped_to_the_link(
     }
 
     assert client.post(f"{base}/hooks/{hidden['id']}/replay", data=form).status_code == 404
+    # A delivery of the hidden hook cannot be retried, and the answer does not name the hook.
+    publish(client, auth)
+    (hidden_delivery, *_) = client.get(f"/v1/hooks/{hidden['id']}/deliveries", headers=auth).json[
+        "deliveries"
+    ]
+    refused = client.post(
+        f"{base}/deliveries/{hidden_delivery['id']}/retry", data={"csrf_token": token}
+    )
+    assert refused.status_code == 404 and hidden["id"] not in refused.text
     for replay in (hidden_replay, their_replay):
         cancel = client.post(f"{base}/replays/{replay['id']}/cancel", data={"csrf_token": token})
         assert cancel.status_code == 404 and hidden["id"] not in cancel.text

@@ -1,4 +1,4 @@
-"""The receiver side: every verification snippet of the README, run on real deliveries of
+"""The receiver side: every verification snippet of docs/verifying.md, run on real deliveries of
 each body shape, and the Flask `@verified` decorator serving real HTTP."""
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from connector.testing import Receiver
 
 from .conftest import deliveries_of, publish, subscribe, wait_until
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "verifying.md"
 SHAPES = {"json": {}, "form": {"content_type": "form"}, "get": {"method": "GET"}}
 
 
 def snippet(name: str) -> str:
-    """The Python block under `<!-- verify:NAME -->` in the README."""
+    """The Python block under `<!-- verify:NAME -->` in docs/verifying.md."""
     found = re.search(rf"<!-- verify:{name} -->\n```python\n(.*?)```", README.read_text(), re.S)
-    assert found, f"README has no verify:{name} snippet"
+    assert found, f"docs/verifying.md has no verify:{name} snippet"
     return found.group(1)
 
 
@@ -53,7 +53,7 @@ def test_readme_snippets_verify_every_body_shape(client, auth, library, shape):
 
 @pytest.fixture
 def flask_receiver() -> Iterator[tuple[str, Any, list[str]]]:
-    """The README's Flask receiver, served over real HTTP on 127.0.0.1."""
+    """The documented Flask receiver, served over real HTTP on 127.0.0.1."""
     namespace: dict[str, Any] = {"secret": "", "__name__": "__main__"}
     exec(snippet("flask"), namespace)
     app = namespace["app"]

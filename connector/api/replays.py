@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, url_for
 
-from ..delivery.replays import REPLAY_SCHEMA, Replays
+from ..delivery.replays import REPLAY_SCHEMA
 from ..errors import HookNotActive, ReplayRunning, ReplayTooLarge
 from .auth import authenticate_request
 from .context import account, public_url, service
@@ -16,13 +16,6 @@ bp = Blueprint("replays", __name__, url_prefix="/v1")
 bp.before_request(authenticate_request)
 
 _REPLAY = (Answer(200, "the replay and its progress", ref("Replay")),)
-
-
-def _replays() -> Replays:
-    hk = service()
-    return Replays(
-        hk.store, hk.catalog, hk.clock, hk.signal, max_count=hk.settings.replay_max_count
-    )
 
 
 @bp.post("/hooks/<hook_id>/replay")
@@ -47,7 +40,7 @@ def _replays() -> Replays:
     )
 )
 def replay(hook_id: str) -> tuple[Response, int]:
-    started = _replays().start(account().id, hook_id, json_body())
+    started = service().replays.start(account().id, hook_id, json_body())
     response = jsonify(started)
     response.headers["Location"] = public_url(url_for(".get_replay", replay_id=started["id"]))
     return response, 202
@@ -65,13 +58,13 @@ def replay(hook_id: str) -> tuple[Response, int]:
 )
 def list_replays(hook_id: str) -> Response:
     limit = int_arg("limit", 20, low=1, high=100)
-    return jsonify({"replays": _replays().list_for_hook(account().id, hook_id, limit=limit)})
+    return jsonify({"replays": service().replays.list_for_hook(account().id, hook_id, limit=limit)})
 
 
 @bp.get("/replays/<replay_id>")
 @describe(Operation("getReplay", "One replay and its progress", "replays", _REPLAY))
 def get_replay(replay_id: str) -> Response:
-    return jsonify(_replays().get(account().id, replay_id))
+    return jsonify(service().replays.get(account().id, replay_id))
 
 
 @bp.delete("/replays/<replay_id>")
@@ -84,4 +77,4 @@ def get_replay(replay_id: str) -> Response:
     )
 )
 def cancel_replay(replay_id: str) -> Response:
-    return jsonify(_replays().cancel(account().id, replay_id))
+    return jsonify(service().replays.cancel(account().id, replay_id))

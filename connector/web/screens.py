@@ -237,7 +237,7 @@ def _detail(
         chart=chart(hk.deliveries, who.account_id, hook_id, hk.clock()),
         test=test,
         problem=problem,
-        replays=_replays().list_for_hook(who.account_id, hook_id, limit=REPLAYS_SHOWN),
+        replays=service().replays.list_for_hook(who.account_id, hook_id, limit=REPLAYS_SHOWN),
         replay_form=replay_form or _replay_defaults(hk.clock()),
         replay_error=replay_error,
         replay_message=_replay_message(replay_error),
@@ -301,20 +301,13 @@ def retry(delivery_id: str) -> Response | str:
     hk, who = service(), viewer()
     delivery = hk.deliveries.get(who.account_id, delivery_id)
     hook_id = delivery["subscription_id"]
-    who.require(hook_id)
+    if not who.allows(hook_id):  # as for another account's: the hidden hook stays unnamed
+        raise NotFound(f"no delivery {delivery_id!r}")
     try:
         hk.deliveries.redeliver(who.account_id, delivery_id)
     except Conflict as exc:  # paused, deleted, a test send, in flight: said on the hook
         return _detail(hook_id, problem=exc.detail)
     return redirect(url_for(".hook", hook_id=hook_id, notice="retried"), 303)
-
-
-def _replays() -> Replays:
-    """The replays use case, built as the `/v1` replay views build it (`api.replays`)."""
-    hk = service()
-    return Replays(
-        hk.store, hk.catalog, hk.clock, hk.signal, max_count=hk.settings.replay_max_count
-    )
 
 
 def _replay_defaults(now: float) -> MultiDict[str, str]:
@@ -342,7 +335,7 @@ def replay(hook_id: str) -> Response | tuple[str, int]:
     who = viewer()
     who.require(hook_id)
     try:
-        _replays().start(who.account_id, hook_id, replay_body(request.form))
+        service().replays.start(who.account_id, hook_id, replay_body(request.form))
     except (ValidationError, Conflict) as exc:
         page = _detail(hook_id, replay_form=request.form, replay_error=exc)
         return page, exc.status
@@ -364,13 +357,13 @@ def _visible_replay(replays: Replays, replay_id: str) -> dict[str, Any]:
 @bp.get("/replays/<replay_id>")
 def replay_progress(replay_id: str) -> Response:
     """`GET /v1/replays/{id}` as JSON, for the hook page to follow a running replay."""
-    return jsonify(_visible_replay(_replays(), replay_id))
+    return jsonify(_visible_replay(service().replays, replay_id))
 
 
 @bp.post("/replays/<replay_id>/cancel")
 def cancel_replay(replay_id: str) -> Response:
     """`DELETE /v1/replays/{id}`; then back to the replay's hook."""
-    replays = _replays()
+    replays = service().replays
     hook_id = _visible_replay(replays, replay_id)["hook_id"]
     replays.cancel(viewer().account_id, replay_id)
     return redirect(
