@@ -15,16 +15,30 @@ from .conftest import SESSION, _key, subscribe, wait_until
 H = "hooks.example.com:443"
 
 
-def test_a_new_host_starts_small_and_grows_about_one_per_limits_worth_of_answers() -> None:
+def test_a_new_host_starts_small_and_doubles_each_round_trip_until_trouble() -> None:
+    """Slow start: one more per good answer, so a round trip's worth doubles the limit."""
     limits = HostLimits(cap=64)
     assert limits.limit(H) == START
-    now = 0.0
-    for _ in range(START + 1):  # about one limit's worth of quick successes
-        limits.answered(H, ok=True, seconds=0.05, now=now)
-    assert limits.limit(H) == START + 1
-    for _ in range(3000):
-        limits.answered(H, ok=True, seconds=0.05, now=now)
+    for _ in range(START):  # one round trip's worth of quick successes
+        limits.answered(H, ok=True, seconds=0.05, now=0.0)
+    assert limits.limit(H) == 2 * START
+    for _ in range(100):
+        limits.answered(H, ok=True, seconds=0.05, now=0.0)
     assert limits.limit(H) == 64  # the hard cap
+
+
+def test_after_trouble_it_grows_about_one_per_limits_worth_of_answers() -> None:
+    """Additive increase once the host has shown trouble (here: one failure)."""
+    limits = HostLimits(cap=64, start=16)
+    limits.answered(H, ok=True, seconds=0.05, now=0.0)
+    limits.answered(H, ok=False, seconds=2.0, now=0.0)
+    assert limits.limit(H) == 8
+    for _ in range(9):  # about one limit's worth
+        limits.answered(H, ok=True, seconds=0.05, now=0.0)
+    assert limits.limit(H) == 9
+    for _ in range(3000):
+        limits.answered(H, ok=True, seconds=0.05, now=0.0)
+    assert limits.limit(H) == 64
 
 
 def test_slow_successes_hold_the_limit_and_failures_halve_it_once_per_cool_down() -> None:

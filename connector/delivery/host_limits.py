@@ -8,8 +8,10 @@ decrease), with a latency guard borrowed from delay-based congestion control:
 
 - it starts at `START` (or the cap, if lower);
 - an answer that is a success (not a timeout, connection error, 5xx or 429) and no slower
-  than `GROW_LATENCY` times the fastest answer seen recently adds 1/limit, so the limit grows
-  by one per limit's worth of such answers;
+  than `GROW_LATENCY` times the fastest answer seen grows it: by one per answer until the
+  host's first sign of trouble (TCP's slow start: the limit doubles every round trip, so a
+  quick receiver gets its share within a few hundred milliseconds, not seconds), then by
+  1/limit (one per limit's worth of such answers: additive increase);
 - a timeout, a connection error, a 5xx or a 429 halves it (at most once per `COOL_DOWN`
   seconds, so one burst of failures of requests already in flight counts once), down to 1;
 - a `Retry-After` answer also holds growth until that time;
@@ -38,6 +40,7 @@ class _Host:
     fastest: float = float("inf")  # the fastest answer seen (seconds)
     decreased_at: float = float("-inf")
     hold_until: float = float("-inf")  # no growth before then (Retry-After)
+    slow_start: bool = True  # until the first decrease: grow by one per good answer
     heard_at: float = 0.0
 
 
@@ -62,8 +65,11 @@ class HostLimits:
             self._decrease(state, now)
             return
         state.fastest = min(state.fastest, max(seconds, _MIN_FAST))
-        if seconds <= GROW_LATENCY * state.fastest and now >= state.hold_until:
-            state.limit = min(float(self.cap), state.limit + 1.0 / state.limit)
+        if seconds > GROW_LATENCY * state.fastest:
+            state.slow_start = False  # queueing at the receiver: from now on, carefully
+        elif now >= state.hold_until:
+            step = 1.0 if state.slow_start else 1.0 / state.limit
+            state.limit = min(float(self.cap), state.limit + step)
 
     def slow_down(self, host: str, *, until: float, now: float) -> None:
         """The host asked us to wait (`Retry-After`): halve its limit, no growth until then."""
@@ -90,6 +96,7 @@ class HostLimits:
 
     @staticmethod
     def _decrease(state: _Host, now: float) -> None:
+        state.slow_start = False
         if now - state.decreased_at >= COOL_DOWN:
             state.limit = max(1.0, state.limit / 2)
             state.decreased_at = now
