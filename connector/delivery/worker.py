@@ -418,7 +418,9 @@ class Worker:
                 self._on_host[host] -= 1
                 if self._on_host[host] <= 0:
                     del self._on_host[host]
-                turns.notify_all()  # the limit may have grown too
+                # Wake as many as may go now (the limit may have grown too), not every waiter:
+                # a host with a deep queue would wake them all on every answer.
+                turns.notify(max(1, self.host_limits.limit(host) - self._on_host[host]))
 
     def _count_answer(self, host: str, result: Result) -> None:
         """Feed the host's limit: a timeout, connection error, 5xx or 429 halves it, a quick
