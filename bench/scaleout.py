@@ -16,7 +16,7 @@ from client import drive
 from common import SLOW_MS, Plan, Receiver, Report, Row, median_by, rate_text, say, times, title
 from service import Service, batch_bodies, event_bodies, postgres_schema, settings_of
 
-PG_HOSTS = 4  # hooks on 4 receiver ports: 16 in flight per worker binds, not the per-host 8
+PG_HOSTS = 4  # hooks on 4 receiver ports: 16 in flight per worker binds, not one host's limit
 PG_IN_FLIGHT = 16
 
 

@@ -204,22 +204,24 @@ class LinkUsed(Gone):
     code, title = "link_used", "Link already used"
 
 
-class RateLimited(HookkitError):
-    """Too many requests: `retry_after` (seconds) becomes the answer's Retry-After header."""
+class RetryLater:
+    """Mixed into errors a client should retry after `retry_after` seconds: the member
+    `retry_after` of the problem, and the answer's Retry-After header (whole seconds)."""
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(detail, extra={"retry_after": max(1, math.ceil(retry_after))})  # type: ignore[call-arg]
+
+
+class RateLimited(RetryLater, HookkitError):
+    """Too many requests."""
 
     status, code, title = 429, "rate_limited", "Too many requests"
 
-    def __init__(self, detail: str | None = None, *, retry_after: float = 1.0) -> None:
-        super().__init__(detail, extra={"retry_after": max(1, math.ceil(retry_after))})
 
-
-class Unavailable(HookkitError):
-    """The service cannot answer now but will soon: the client retries after `retry_after`."""
+class Unavailable(RetryLater, HookkitError):
+    """The service cannot answer now but will soon."""
 
     status, code, title = 503, "unavailable", "Service unavailable"
-
-    def __init__(self, detail: str | None = None, *, retry_after: float = 1.0) -> None:
-        super().__init__(detail, extra={"retry_after": max(1, math.ceil(retry_after))})
 
 
 class DatabaseUnavailable(Unavailable):

@@ -1,7 +1,7 @@
 """Structured log lines: one line per request and per delivery attempt, with named fields.
 
 Code that logs an operation calls `emit(logger, message, **fields)`; the entry points choose
-how lines look (`cli.logs`: readable `key=value` text on a terminal, or one JSON object per
+how lines look (`cli.logformat`: readable `key=value` text on a terminal, or one JSON object per
 line with HOOKKIT_LOG_FORMAT=json). `masked_path` hides the link tokens of `/actions/<token>`
 and `/portal/<token>` wherever a path is logged (our request lines and gunicorn's access log).
 

@@ -60,11 +60,15 @@ def test_off_means_no_limit_and_no_headers(make_app) -> None:
 
 
 def test_unauthenticated_routes_are_not_counted(make_app) -> None:
+    """Health checks and unknown keys spend no key's budget; the key's one request still
+    goes through, and only then is it over its limit."""
     app = make_app(api_rate_limit="1/m")
-    client = app.test_client()
+    client, auth = app.test_client(), _key(app, "acme")
     for _ in range(3):
         assert client.get("/healthz").status_code == 200
-    assert _hooks(client, {"Authorization": "Bearer hk_nonsense"}).status_code == 401
+        assert _hooks(client, {"Authorization": "Bearer hk_nonsense"}).status_code == 401
+    assert _hooks(client, auth).status_code == 200
+    assert _hooks(client, auth).status_code == 429
 
 
 def test_two_services_on_one_database_share_a_keys_budget(make_app) -> None:

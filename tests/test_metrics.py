@@ -303,3 +303,24 @@ def test_counts_add_up_over_gunicorn_processes_and_a_separate_worker(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(10)
+
+
+def test_a_batch_is_one_publish_of_many_events(make_app):
+    """`POST /v1/events/batch`: one publish latency for the request, one accepted event each."""
+    app = make_app(metrics_token=TOKEN, embedded_worker=False)
+    client, auth = app.test_client(), _key(app, "acme")
+    before = scrape(client)
+    events = [{"type": "session", "data": SESSION} for _ in range(3)]
+    answer = client.post("/v1/events/batch", json={"events": events}, headers=auth)
+    assert answer.status_code == 200 and answer.json["accepted"] == 3
+    after = scrape(client)
+    assert (
+        value(after, "hookkit_publish_duration_seconds_count")
+        - value(before, "hookkit_publish_duration_seconds_count")
+        == 1
+    )
+    assert (
+        value(after, "hookkit_events_accepted_total", type="session")
+        - value(before, "hookkit_events_accepted_total", type="session")
+        == 3
+    )

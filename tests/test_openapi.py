@@ -80,6 +80,25 @@ def test_errors_and_security_are_described(document):
     assert document["paths"]["/healthz"]["get"]["security"] == []
 
 
+def test_retry_and_rate_limit_headers_are_described(client, auth, document):
+    """The headers the API sends on 429/503 and on every authenticated answer are in both
+    documents, and really sent."""
+    create = document["paths"]["/v1/hooks"]["post"]["responses"]
+    for status in ("201", "429", "503"):
+        assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+            create[status]["headers"]
+        ), status
+    assert "Retry-After" in create["429"]["headers"] and "Retry-After" in create["503"]["headers"]
+    assert "Retry-After" not in create.get("422", {}).get("headers", {})
+    health = document["paths"]["/healthz"]["get"]["responses"]
+    assert all("RateLimit-Limit" not in r.get("headers", {}) for r in health.values())
+    swagger = client.get("/swagger.json").json
+    assert "Retry-After" in swagger["paths"]["/v1/hooks"]["post"]["responses"]["429"]["headers"]
+    sent = client.get("/v1/hooks", headers=auth)
+    listed = document["paths"]["/v1/hooks"]["get"]["responses"]["200"]["headers"]
+    assert {name for name in listed if name.startswith("RateLimit")} <= set(sent.headers.keys())
+
+
 def test_answers_match_their_documented_schemas(client, auth, document):
     """Real answers of the main operations validate against the schemas the document gives."""
     with Receiver() as receiver:

@@ -80,6 +80,27 @@ def test_a_link_scoped_to_hooks_shows_only_those(client: FlaskClient, auth: dict
     assert client.get(f"{base}/hooks/new").status_code == 404
 
 
+def test_a_scoped_link_filters_and_pages_its_hooks(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """The list of a link scoped to some hooks takes the same filters and pages as the
+    account-wide one, and never shows a hook outside the scope."""
+    hooks = [subscribe(client, auth, f"https://h{n}.example.com/in") for n in range(23)]
+    client.patch(f"/v1/hooks/{hooks[0]['id']}", json={"status": "paused"}, headers=auth)
+    outside = subscribe(client, auth, "https://outside.example.com/in")
+    base = path_of(link(client, auth, hook_ids=[h["id"] for h in hooks])["url"])
+    shown = [
+        hook["id"]
+        for page in (1, 2)
+        for hook in hooks
+        if hook["id"] in client.get(f"{base}?page={page}").text
+    ]
+    assert sorted(shown) == sorted(h["id"] for h in hooks)  # 20 on page 1, 3 on page 2
+    assert outside["id"] not in client.get(f"{base}?page=2").text
+    paused = client.get(f"{base}?status=paused").text
+    assert hooks[0]["id"] in paused and hooks[1]["id"] not in paused
+
+
 def test_a_link_cannot_be_widened(client: FlaskClient, auth: dict[str, str]) -> None:
     """Changing the hook list or the expiry inside the token breaks its signature (403)."""
     one = subscribe(client, auth, "https://a.example.com/in")

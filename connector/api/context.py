@@ -23,3 +23,13 @@ def public_url(path: str) -> str:
     else under the URL this request came to. Power Automate DELETEs `Location` as given."""
     base = service().settings.public_url or request.host_url
     return base.rstrip("/") + path
+
+
+# Where `GET /v1/events/{id}` lives (the events blueprint's prefix): thin bodies link there.
+EVENTS_PATH = "/v1/events"
+
+
+def events_url() -> str:
+    """Where thin bodies link to (`GET /v1/events/{id}`): under HOOKKIT_PUBLIC_URL when set,
+    else under the address this request came to (the API's and the screens' requests alike)."""
+    return public_url(request.script_root + EVENTS_PATH)

@@ -13,12 +13,12 @@ from ..errors import ValidationError
 from ..events.lookup import find as find_event
 from ..events.polling import recent as recent_events
 from .auth import authenticate_request
-from .context import account, service
+from .context import EVENTS_PATH, account, service
 from .inputs import choice_arg, int_arg, json_body
 from .operations import Answer, Operation, Param, describe
 from .representations import ref
 
-bp = Blueprint("events", __name__, url_prefix="/v1/events")
+bp = Blueprint("events", __name__, url_prefix=EVENTS_PATH)
 bp.before_request(authenticate_request)
 
 MAX_POLL = 300  # Make's polling triggers take at most 300 items per epoch

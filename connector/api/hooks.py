@@ -15,7 +15,7 @@ from ..errors import (
 )
 from ..hooks.fields import HOOK_SCHEMA, PLATFORMS, TARGET_ALIASES
 from .auth import authenticate_request
-from .context import account, public_url, service
+from .context import account, events_url, public_url, service
 from .inputs import choice_arg, json_body
 from .operations import PAGING, Answer, Operation, Param, describe
 from .paging import paged, paging
@@ -54,7 +54,7 @@ _HOOK = (Answer(200, "the subscription", ref("Hook")),)
 def subscribe() -> tuple[Response, int] | Response:
     """201 with the new hook and its secret, or 200 with the identical existing one, likewise."""
     created = service().subscriptions.subscribe(
-        account().id, json_body(keep=TARGET_ALIASES), events_url=_events_url()
+        account().id, json_body(keep=TARGET_ALIASES), events_url=events_url()
     )
     response = jsonify(created.subscription)
     response.headers["Location"] = public_url(
@@ -113,7 +113,7 @@ def get_hook(hook_id: str) -> Response:
 def update_hook(hook_id: str) -> Response:
     body = json_body(keep=TARGET_ALIASES)
     hooks = service().subscriptions
-    return jsonify(hooks.update(account().id, hook_id, body, events_url=_events_url()))
+    return jsonify(hooks.update(account().id, hook_id, body, events_url=events_url()))
 
 
 @bp.put("/<hook_id>")
@@ -132,7 +132,7 @@ def update_hook(hook_id: str) -> Response:
 def replace_hook(hook_id: str) -> Response:
     body = json_body(keep=TARGET_ALIASES)
     hooks = service().subscriptions
-    return jsonify(hooks.replace(account().id, hook_id, body, events_url=_events_url()))
+    return jsonify(hooks.replace(account().id, hook_id, body, events_url=events_url()))
 
 
 @bp.delete("/<hook_id>")
@@ -197,9 +197,3 @@ def deliveries(hook_id: str) -> Response:
         limit=limit,
     )
     return paged("deliveries", items, total, page, limit)
-
-
-def _events_url() -> str:
-    """Where thin bodies link to (`GET /v1/events/{id}`): under HOOKKIT_PUBLIC_URL when
-    set, else under the address this request came to."""
-    return public_url(url_for("events.recent"))

@@ -42,7 +42,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "array",
                 "items": _object({"path": {"type": "string"}, "message": {"type": "string"}}),
             },
-        }
+        },
+        {"retry_after": {"type": "integer", "description": "429 and 503: seconds to wait"}},
     ),
     "Pagination": _object(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 
 from ..clock import Clock
 from ..errors import DeliveryInFlight, HookDeleted, HookNotActive, NotFound, RetryOfTestSend
@@ -85,6 +85,13 @@ class DeliveryLog:
     def get(self, account_id: str, delivery_id: str) -> dict[str, Any]:
         return get(self.store, account_id, delivery_id)
 
+    def hourly(
+        self, account_id: str, hook_id: str, now: float, hours: int = 24
+    ) -> tuple[list[int], list[int]]:
+        """A hook's delivered and failed (any other outcome) attempts per hour over the last
+        `hours`, oldest hour first: one grouped query (`ix_attempts_hook_at`)."""
+        return hourly(self.store, account_id, hook_id, now, hours)
+
     def redeliver(self, account_id: str, delivery_id: str) -> dict[str, Any]:
         """Queue one more attempt now, with the same `webhook-id` (a receiver can dedupe).
 
@@ -121,6 +128,32 @@ def list_for_hook(
         return _with_attempts(conn, rows), int(total.scalar_one())
 
 
+def hourly(
+    store: Store, account_id: str, hook_id: str, now: float, hours: int
+) -> tuple[list[int], list[int]]:
+    start = now - hours * 3600
+    delivered = attempts.c.outcome == "delivered"
+
+    def count(hour: int, ok: bool) -> Any:
+        lower, upper = start + hour * 3600, start + (hour + 1) * 3600
+        match = and_(attempts.c.at > lower, attempts.c.at <= upper, delivered if ok else ~delivered)
+        return func.coalesce(func.sum(case((match, 1), else_=0)), 0)
+
+    with store.read() as conn:
+        owner = conn.execute(
+            select(subscriptions.c.account_id).where(subscriptions.c.id == hook_id)
+        ).scalar()
+        if owner != account_id:
+            raise NotFound(f"no subscription {hook_id!r}")
+        row = conn.execute(
+            select(*(count(hour, ok) for ok in (True, False) for hour in range(hours))).where(
+                attempts.c.subscription_id == hook_id, attempts.c.at > start, attempts.c.at <= now
+            )
+        ).one()
+    counts = [int(value) for value in row]
+    return counts[:hours], counts[hours:]
+
+
 def get(store: Store, account_id: str, delivery_id: str) -> dict[str, Any]:
     with store.read() as conn:
         row = _owned(conn, account_id, delivery_id)
@@ -136,6 +169,18 @@ def _owned(conn: Any, account_id: str, delivery_id: str) -> Any:
     if row is None:
         raise NotFound(f"no delivery {delivery_id!r}")
     return row
+
+
+def requeue(conn: Any, now: float, *where: Any) -> int:
+    """Make the deliveries matching `where` due now for any worker (a retry by hand, a
+    replay): the same rows, so the same `webhook-id`; how many were requeued."""
+    return int(
+        conn.execute(
+            deliveries.update()
+            .where(*where)
+            .values(status="pending", next_attempt_at=now, lease_owner=None, updated_at=now)
+        ).rowcount
+    )
 
 
 def _redeliver(store: Store, account_id: str, delivery_id: str, now: float) -> dict[str, Any]:
@@ -156,10 +201,6 @@ def _redeliver(store: Store, account_id: str, delivery_id: str, now: float) -> d
             )
         if row.status == "pending" and row.lease_owner is not None and row.next_attempt_at > now:
             raise DeliveryInFlight("an attempt of this delivery is in flight")
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.id == delivery_id)
-            .values(status="pending", next_attempt_at=now, lease_owner=None, updated_at=now)
-        )
+        requeue(conn, now, deliveries.c.id == delivery_id)
         fresh = _owned(conn, account_id, delivery_id)
         return _with_attempts(conn, [fresh])[0]

@@ -34,6 +34,7 @@ class Job:
     # whether a 3xx counts as delivered ("2xx-3xx") or not ("2xx").
     retry_schedule: tuple[float, ...] | None = None
     success: str = "2xx"
+    fifo: bool = False  # the hook's ordering when claimed (`outbox`: FIFO queues)
     # The publish request's W3C `traceparent` (`connector.tracing`); None: not traced.
     trace_context: str | None = None
 

@@ -23,6 +23,12 @@ _QUERY = re.compile(r"\?[^\s)\]]+")
 _NOT_SENT = ("not sent", "refused")
 
 
+def was_sent(result: Result) -> bool:
+    """Whether a request left for the receiver (not refused before: a mapping that gives no
+    object, an unsafe address, plain http in production)."""
+    return result.response_code is not None or not (result.error or "").startswith(_NOT_SENT)
+
+
 def outcome_of(result: Result) -> str:
     """The metric's outcome: delivered, failed_attempt (retried later), exhausted (failed
     for good), gone (410: unsubscribed) or not_sent (refused before any request left, and
@@ -33,7 +39,7 @@ def outcome_of(result: Result) -> str:
         return "gone"
     if result.outcome == "failed":
         return "exhausted"
-    if result.response_code is None and (result.error or "").startswith(_NOT_SENT):
+    if not was_sent(result):
         return "not_sent"
     return "failed_attempt"
 
@@ -44,12 +50,15 @@ def recorded(results: Sequence[Result]) -> None:
         job = result.job
         outcome = outcome_of(result)
         metrics.attempt_recorded(outcome, result.duration_ms / 1000)
+        level = logging.INFO if outcome == "delivered" else logging.WARNING
+        if not log.isEnabledFor(level):  # the line is built only when it is written
+            continue
         error = _QUERY.sub("?***", result.error) if result.error else None
         emit(
             log,
             f"attempt {job.attempt} of {job.id} to {job.host}: {outcome}"
             + (f" ({error})" if error else ""),
-            level=logging.INFO if outcome == "delivered" else logging.WARNING,
+            level=level,
             hook_id=job.subscription_id,
             event_id=job.envelope.get("id"),
             webhook_id=job.id,

@@ -68,6 +68,7 @@ _HOOK_COLUMNS = (
     subscriptions.c.retry_schedule,
     subscriptions.c.success,
     subscriptions.c.payload,
+    subscriptions.c.ordering,
 )
 _EVENT_COLUMNS = (
     events.c.id,
@@ -107,6 +108,7 @@ class _Hook:
     description: str
     retry_schedule: tuple[float, ...] | None
     success: str
+    fifo: bool
 
 
 def _hook(stored: Any, now: float, default_body: str | None, sealer: Sealer) -> _Hook:
@@ -120,6 +122,7 @@ def _hook(stored: Any, now: float, default_body: str | None, sealer: Sealer) -> 
         description=row.description,
         retry_schedule=None if row.retry_schedule is None else tuple(row.retry_schedule),
         success=row.success or "2xx",
+        fifo=row.ordering == "fifo",
     )
 
 
@@ -162,6 +165,7 @@ def _job(row: Any, hook: _Hook, env: dict[str, Any], trace_context: str | None =
         hook_description=hook.description,
         retry_schedule=hook.retry_schedule,
         success=hook.success,
+        fifo=hook.fifo,
         trace_context=trace_context,
     )
 
@@ -321,7 +325,9 @@ def park_blocked(store: Store, now: float, since: float) -> int:
 
 
 def heal(store: Store, now: float) -> int:
-    """Unpark what nothing else will (a safety net, run now and then): how many."""
+    """Unpark what nothing else will, run now and then: how many. The case it is for: a
+    hook switched to FIFO while one of its deliveries was in flight; that one was claimed
+    as concurrent, so recording it does not release the next (`recording`)."""
     with store.write() as conn:
         return int(conn.execute(_HEAL, {"now": now}).rowcount or 0)
 

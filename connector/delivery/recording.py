@@ -104,9 +104,13 @@ def record(
             ],
         )
         _cancel_orphans(conn, [r.job.id for r in results if r.outcome == "retrying"], now)
-        # A FIFO hook's next delivery waits (parked) until this one is final.
+        # A FIFO hook's next delivery waits (parked) until this one is final. Only hooks that
+        # were FIFO when claimed are looked at (no query for the others); one switched to FIFO
+        # since is released by `outbox.heal`.
         unpark_next(
-            conn, [r.job.subscription_id for r in results if r.outcome in _ENDS_A_TURN], now
+            conn,
+            [r.job.subscription_id for r in results if r.job.fifo and r.outcome in _ENDS_A_TURN],
+            now,
         )
         # Every row lock in the order deliveries, then hooks (by id): the order unsubscribing
         # takes too, so two transactions never wait on each other (PostgreSQL deadlocks).

@@ -44,6 +44,7 @@ from ..store.signal import QueueSignal
 from ..store.tables import NOTIFY_CHANNEL, deliveries, events, replays, subscriptions
 from ..wire.envelope import envelope, iso
 from ..wire.mapping import passes
+from .history import requeue
 
 MAX_WINDOW = 31 * 86400.0  # seconds between `since` and `until`
 MAX_COUNT = 10_000  # deliveries and missed events one replay may cover (the default)
@@ -384,7 +385,8 @@ _RUNNING = select(replays.c.id).where(replays.c.status == "running").limit(1)
 def advance(store: Store, now: float, batch: int = BATCH) -> bool:
     """Queue one batch of one running replay; False when no replay was there to advance.
 
-    Called by every worker on every round of its loop: a cheap read when nothing runs.
+    Called by every worker when its queue is idle, and once per poll interval while it is
+    busy: a cheap read when nothing runs.
     """
     with store.read() as conn:
         if conn.execute(_RUNNING).first() is None:
@@ -436,15 +438,12 @@ def _deliveries_batch(conn: Connection, replay: Any, plan: _Plan, now: float, ba
     queued = 0
     if rows:
         # The status is checked again: a delivery retried by hand since the read is pending.
-        result = conn.execute(
-            deliveries.update()
-            .where(
-                deliveries.c.id.in_([row.id for row in rows]),
-                deliveries.c.status.in_(SCOPES[plan.scope]),
-            )
-            .values(status="pending", next_attempt_at=now, lease_owner=None, updated_at=now)
+        queued = requeue(
+            conn,
+            now,
+            deliveries.c.id.in_([row.id for row in rows]),
+            deliveries.c.status.in_(SCOPES[plan.scope]),
         )
-        queued = result.rowcount
     values: dict[str, Any] = {
         "queued": replay.queued + queued,
         "skipped": replay.skipped + len(rows) - queued,

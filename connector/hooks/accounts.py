@@ -118,6 +118,17 @@ def list_keys(store: Store, account: Account) -> list[dict[str, object]]:
     return [dict(row._mapping) for row in rows]
 
 
+def key_active(store: Store, account_id: str, key_id: str) -> bool:
+    """Whether the account's key `key_id` exists and is not revoked (one indexed read)."""
+    with store.read() as conn:
+        row = conn.execute(
+            select(api_keys.c.revoked_at).where(
+                api_keys.c.id == key_id, api_keys.c.account_id == account_id
+            )
+        ).first()
+    return row is not None and row.revoked_at is None
+
+
 def revoke_key(store: Store, key_or_id: str, *, clock: Clock = system_clock) -> bool:
     """Revoke a key given as its id (`key_…`) or the key itself; False if none matched."""
     match = api_keys.c.id == key_or_id

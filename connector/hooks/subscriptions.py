@@ -12,6 +12,7 @@ make a second one is a conflict. Field checking lives in `fields`, row helpers i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -267,11 +268,16 @@ class Subscriptions:
         status: str | None = None,
         target_url: str | None = None,
         platform: str | None = None,
+        ids: Collection[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the account's live hooks, filtered; `ids` limits them to those hooks
+        (a portal link scoped to some hooks)."""
         conditions = [
             subscriptions.c.account_id == account_id,
             subscriptions.c.deleted_at.is_(None),
         ]
+        if ids is not None:
+            conditions.append(subscriptions.c.id.in_(list(ids)))
         if status:
             conditions.append(subscriptions.c.status == status)
         if target_url:

@@ -32,6 +32,7 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    RetryLater,
     Unauthorized,
     UnsupportedMediaType,
     ValidationError,
@@ -186,10 +187,7 @@ def _operation(operation: Operation, path: str, *, camel: bool = False) -> dict[
                 schema = camelize(schema)
             response["content"] = {answer.media_type: {"schema": schema}}
         if answer.headers:
-            response["headers"] = {
-                name: {"description": text, "schema": {"type": "string"}}
-                for name, text in answer.headers.items()
-            }
+            response["headers"] = _headers(answer.headers)
         responses[str(answer.status)] = response
     for status, errors in errors_of(operation, path).items():
         codes = ", ".join(f"`{error.code}`" for error in errors)
@@ -197,9 +195,30 @@ def _operation(operation: Operation, path: str, *, camel: bool = False) -> dict[
             "description": f"problem+json; code: {codes}",
             "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
         }
+        if any(issubclass(error, RetryLater) for error in errors):
+            responses[str(status)]["headers"] = _headers(RETRY_AFTER)
+    if operation.authenticated:  # every answer says where the key stands (`api.auth`)
+        for response in responses.values():
+            response["headers"] = {**response.get("headers", {}), **_headers(RATE_LIMIT)}
     out["responses"] = responses
     out.update(operation.extensions)
     return out
+
+
+RETRY_AFTER = {"Retry-After": "seconds to wait before retrying"}
+RATE_LIMIT = {
+    "RateLimit-Limit": "requests this API key may send per window",
+    "RateLimit-Remaining": "requests left in the current window",
+    "RateLimit-Reset": "seconds until the whole window is available again",
+    "RateLimit-Policy": "the limit and its window, e.g. `1000;w=1`",
+}
+
+
+def _headers(described: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: {"description": text, "schema": {"type": "string"}}
+        for name, text in described.items()
+    }
 
 
 def _webhook(catalog: Catalog, name: str, key: str) -> dict[str, Any]:

@@ -224,6 +224,8 @@ attempts = Table(
     Column("response_body", Text),
     Column("outcome", String(16), nullable=False),  # delivered | retrying | failed | gone
     Index("ix_attempts_delivery", "delivery_id", "attempt"),
+    # A hook's attempts by time: the dashboard's 24-hour chart (`history.hourly`). Since 0008.
+    Index("ix_attempts_hook_at", "subscription_id", "at"),
 )
 
 # Live delivery workers (`delivery.heartbeat`, since 0007): each writes its row every

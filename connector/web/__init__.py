@@ -53,7 +53,6 @@ def build(api_app: Flask) -> Flask:
     hk = api_app.extensions[EXTENSION]
     ui = Flask(__name__, static_url_path="/dashboard/static")
     ui.extensions[EXTENSION] = hk
-    ui.extensions[screens.API_URLS] = api_app.url_map
     settings = hk.settings
     ui.config.update(
         SECRET_KEY=settings.secret_key or None,

@@ -35,7 +35,7 @@ from flask import (
 )
 
 from ..errors import NotFound, Unauthorized
-from ..hooks.accounts import Account, authenticate, list_keys
+from ..hooks.accounts import authenticate, key_active
 from ..hooks.portal import Theme, read_link
 from ..service import Hookkit
 from .guard import check_csrf
@@ -102,8 +102,8 @@ def _session_viewer() -> Viewer | None:
         return None
     if hk.clock() - started > SESSION_HOURS * 3600:
         return None
-    keys = list_keys(hk.store, Account(account_id, "", None))
-    if not any(k["prefix"] == session.get("key_prefix") and k["revoked_at"] is None for k in keys):
+    key_id = session.get("key_id")
+    if not isinstance(key_id, str) or not key_active(hk.store, account_id, key_id):
         return None
     return Viewer(account_id, session.get("account_name"), None, session["csrf"], False, Theme())
 
@@ -183,7 +183,7 @@ def sign_in_post() -> Response | tuple[str, int]:
     session.clear()  # a new session: nothing from before sign-in survives
     session["account_id"] = account.id
     session["account_name"] = account.name
-    session["key_prefix"] = key[:10]
+    session["key_id"] = account.key_id
     session["started_at"] = hk.clock()
     session["csrf"] = secrets.token_urlsafe(32)
     return redirect(_safe_next(request.form.get("next")))

@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.exceptions import Forbidden, HTTPException
 
 from ..errors import HookkitError
+from ..logs import masked_path
 from ..service import Hookkit
 
 log = logging.getLogger("hookkit.web")
@@ -114,5 +115,5 @@ def install(ui: Flask) -> None:
 
     @ui.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[str, int]:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, masked_path(request.path))
         return _page("Something went wrong", "The error was logged. Try again later.", 500)

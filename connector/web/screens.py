@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -23,7 +22,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from ..api.context import public_url
+from ..api.context import events_url
 from ..api.hooks import DELIVERY_STATUSES, STATUSES
 from ..config import SIGNATURE_SCHEMES
 from ..delivery.replays import MAX_WINDOW, SCOPES, Replays
@@ -40,8 +39,6 @@ bp.before_request(resolve_viewer)
 
 PAGE_SIZE = 20
 REPLAYS_SHOWN = 5  # the hook's newest replays on its page
-# The API app's URL map (set by `web.build`): thin payloads link to its `GET /v1/events/{id}`.
-API_URLS = "hookkit_api_urls"
 # Messages after an action, by the key the redirect carries (never text from the URL).
 NOTICES = {
     "paused": "Paused: no events are sent until you resume.",
@@ -82,17 +79,9 @@ def hooks() -> str:
         "target_url": request.args.get("target_url") or None,
     }
     page = _page_arg()
-    if who.hook_ids is None:
-        items, total = hk.subscriptions.list(who.account_id, page=page, limit=PAGE_SIZE, **filters)
-    else:
-        items = []
-        for hook_id in who.hook_ids:
-            try:
-                items.append(hk.subscriptions.get(who.account_id, hook_id))
-            except NotFound:
-                continue  # deleted since the link was made
-        items = [h for h in items if _matches(h, filters)]
-        total = len(items)
+    items, total = hk.subscriptions.list(
+        who.account_id, page=page, limit=PAGE_SIZE, ids=who.hook_ids, **filters
+    )
     return render_template(
         "hooks.html",
         hooks=items,
@@ -104,15 +93,6 @@ def hooks() -> str:
         statuses=STATUSES,
         platforms=PLATFORMS,
         notice=NOTICES.get(request.args.get("notice", "")),
-    )
-
-
-def _matches(hook: dict[str, Any], filters: dict[str, str | None]) -> bool:
-    return (
-        (not filters["event"] or filters["event"] in hook["events"])
-        and (not filters["status"] or hook["status"] == filters["status"])
-        and (not filters["platform"] or hook["platform"] == filters["platform"])
-        and (not filters["target_url"] or hook["target_url"] == filters["target_url"])
     )
 
 
@@ -154,7 +134,7 @@ def create_hook() -> tuple[str, int]:
         raise NotFound("this link shows only some hooks; new ones cannot be added here")
     try:
         created = hk.subscriptions.subscribe(
-            who.account_id, hook_body(request.form), events_url=_events_url()
+            who.account_id, hook_body(request.form), events_url=events_url()
         )
     except ValidationError as exc:
         return _form_page(request.form, exc)
@@ -180,20 +160,13 @@ def save_hook(hook_id: str) -> Response | tuple[str, int]:
             who.account_id,
             hook_id,
             hook_body(request.form, editing=True),
-            events_url=_events_url(),
+            events_url=events_url(),
         )
     except ValidationError as exc:
         return _form_page(request.form, exc, editing=found)
     if saved.get("secret"):
         return _secret_page(saved, "Hook saved, with a new secret")
     return redirect(url_for(".hook", hook_id=hook_id, notice="saved"), 303)
-
-
-def _events_url() -> str:
-    """Where thin bodies link to, as `api.hooks` computes it for `/v1/hooks`: the API's
-    `events.recent` URL under HOOKKIT_PUBLIC_URL when set, else under this request's."""
-    urls = current_app.extensions[API_URLS].bind_to_environ(request.environ)
-    return public_url(urls.build("events.recent"))
 
 
 def _secret_page(hook: dict[str, Any], title: str) -> tuple[str, int]:
