@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
+from connector.service import Hookkit
+from connector.store.tables import deliveries
 from connector.testing import Receiver, Reply
 
 from .conftest import SESSION, _key, all_delivered, free_port, hermetic_env, subscribe, wait_until
@@ -135,6 +138,8 @@ def test_a_send_outlasting_the_grace_is_cut_off_and_sent_again(
             for _ in range(2):
                 assert _publish(base, key).status_code == 202
             (cut,) = receiver.wait_for(1)
+            # Both claimed (one being sent, one held) before the stop, whatever the load.
+            wait_until(lambda: _claimed(app) == 2, timeout=20)
             server.send_signal(signal.SIGTERM)
             assert server.wait(timeout=60) == 0
         finally:
@@ -154,3 +159,15 @@ def _log(client: Any, auth: dict[str, str], hook: dict[str, Any]) -> list[dict[s
     response = client.get(f"/v1/hooks/{hook['id']}/deliveries?limit=100", headers=auth)
     assert response.status_code == 200
     return response.json["deliveries"]  # type: ignore[no-any-return]
+
+
+def _claimed(app: Any) -> int:
+    """Deliveries a worker holds a lease on now (read from the shared database)."""
+    with Hookkit.of(app).store.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.lease_owner.is_not(None), deliveries.c.status == "pending")
+            ).scalar_one()
+        )
