@@ -292,6 +292,26 @@ class BlackBox:
             0.5,
         )
 
+    def batch50(self) -> None:
+        """The delivery side over HTTP: batches keep the publish API out of the way (single
+        events cannot be accepted faster than a bare Flask app answers, B1), so this shows
+        what the adaptive per-host concurrency makes of one slow host."""
+        p = self.plan
+        title(
+            f"B3b. black box, batches of {p.batch_size}, {SLOW_MS} ms receiver (one host), "
+            f"{p.batch_slow_n} events"
+        )
+        self.versus_raw(
+            f"B3b batch publishes of {p.batch_size}, {SLOW_MS} ms, 1 host",
+            "bb_batch_slow",
+            SLOW_MS,
+            p.slow_n,
+            batch_bodies(self.sample, p.batch_slow_n, p.batch_size),
+            "/v1/events/batch",
+            p.batch_slow_n,
+            0.7,
+        )
+
     def paced(self) -> None:
         """Publish-to-receipt at a steady rate: receiver arrival minus the moment the client
         sent the publish request, matched by the event id in the delivered envelope."""

@@ -58,6 +58,7 @@ class Plan:
     single_n: int  # black box: single-event publishes, 0 ms receiver
     single_slow_n: int  # black box: single-event publishes, 50 ms receiver
     batch_n: int  # black box: events published in batches of `batch_size`
+    batch_slow_n: int  # black box: events in batches of `batch_size`, 50 ms receiver
     pg_n: int  # PostgreSQL: events per worker-count round (4 deliveries each)
     warmup: int  # requests/events sent before each timed run
     repeats: int  # rounds of the in-process comparisons; the median ratio counts
@@ -86,6 +87,7 @@ QUICK = Plan(
     single_n=300,
     single_slow_n=160,
     batch_n=1000,
+    batch_slow_n=400,
     pg_n=150,
     warmup=50,
     repeats=1,
@@ -110,6 +112,7 @@ FULL = Plan(
     single_n=3000,
     single_slow_n=1200,
     batch_n=10000,
+    batch_slow_n=4000,
     pg_n=1200,
     warmup=200,
     repeats=3,

@@ -50,6 +50,7 @@ MEASUREMENTS: dict[str, tuple[str, str]] = {
     "single": ("blackbox", "single-event publishes over HTTP, 0 ms receiver"),
     "single50": ("blackbox", "single-event publishes over HTTP, 50 ms receiver, one host"),
     "batch": ("blackbox", "batch publishes of 100 over HTTP, 0 ms receiver"),
+    "batch50": ("blackbox", "batch publishes of 100 over HTTP, 50 ms receiver, one host"),
     "paced": ("blackbox", "publish-to-receipt latency at 200 events/s over HTTP"),
     "pg": ("blackbox", "PostgreSQL: 1 vs 2 worker processes, exactly once"),
     "fast": ("inprocess", "in-process backlog drain vs raw clients, 0 ms receiver"),

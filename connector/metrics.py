@@ -32,7 +32,7 @@ from typing import Any
 # Seconds: receivers answer in milliseconds to the read timeout; publishing in milliseconds.
 _ATTEMPT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0)
 _PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-# What `attempt_recorded` counts, by the outcome a result records (`delivery.jobs.Result`).
+# What `attempts_recorded` counts, by the outcome a result records (`delivery.jobs.Result`).
 OUTCOMES = ("delivered", "failed_attempt", "exhausted", "gone", "not_sent")
 
 _lock = threading.Lock()
@@ -155,12 +155,14 @@ def event_accepted(event_type: str) -> None:
     _get().events.labels(type=event_type).inc()
 
 
-def attempt_recorded(outcome: str, seconds: float) -> None:
-    """One recorded attempt: `outcome` one of `OUTCOMES`; `seconds` its duration."""
+def attempts_recorded(outcomes: Mapping[str, int], seconds: Iterable[float]) -> None:
+    """A batch of recorded attempts: how many ended with each outcome of `OUTCOMES`, and the
+    durations of those that were sent (one counter step per outcome, not per attempt)."""
     instruments = _get()
-    instruments.deliveries.labels(outcome=outcome).inc()
-    if outcome != "not_sent":
-        instruments.attempt_seconds.observe(max(seconds, 0.0))
+    for outcome, count in outcomes.items():
+        instruments.deliveries.labels(outcome=outcome).inc(count)
+    for duration in seconds:
+        instruments.attempt_seconds.observe(max(duration, 0.0))
 
 
 def published(seconds: float) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from connector.delivery import outbox
+from connector.service import Hookkit
 from connector.testing import Receiver, Reply
 
 from .conftest import _key, deliveries_of, publish, subscribe, wait_until
@@ -51,7 +53,7 @@ def test_rate_limited_hooks_of_one_account_do_not_stall_another(make_app):
     """130 hooks of one account with `rate_limit: 0.0001`, two events each: their first
     messages go at once, their second ones wait for their tokens in the queue, not in the
     worker's claim slots, so another account's event is delivered while they still wait."""
-    app = make_app(max_in_flight=4)  # the worker holds 8 claims at once
+    app = make_app(max_in_flight=4)  # the worker holds 12 claims at once
     client = app.test_client()
     acme, globex = _key(app, "acme"), _key(app, "globex")
     with Receiver() as throttled, Receiver() as other:
@@ -118,3 +120,32 @@ def test_one_accounts_backlog_does_not_starve_another(make_app):
     # worker that found no other account waiting skips fair shares for a second: at most
     # about 4 x (1 + 0.3) / 0.3 more).
     assert len(backlog) < 60, len(backlog)
+
+
+def test_a_claim_reads_past_a_full_host_unless_told_not_to(make_app):
+    """A full host's backlog is skipped in SQL by the claim's later rounds, so another
+    host's delivery queued behind it is taken; a one-round claim (the worker's for a moment
+    after the later rounds found nothing) stops at the full host. `nothing_past` says when
+    those rounds found nothing."""
+    app = make_app(embedded_worker=False)
+    client, auth = app.test_client(), _key(app, "acme")
+    service = Hookkit.of(app)
+    busy = subscribe(client, auth, "http://127.0.0.1:9/busy")["id"]
+    for _ in range(30):
+        publish(client, auth)  # to `busy` only: the other hook does not exist yet
+    other = subscribe(client, auth, "http://127.0.0.2:9/other")["id"]
+    publish(client, auth)  # one for each hook, the other's last in the queue
+    now = service.clock() + 1
+
+    def claim(owner: str, reach_past: bool) -> tuple[list[str], outbox.ClaimNotes]:
+        notes = outbox.ClaimNotes()
+        quota = outbox.Quota(total=10, per_host=2, reach_past=reach_past)
+        jobs = outbox.claim(service.store, owner, now, 60, quota, notes=notes)
+        return [job.subscription_id for job in jobs], notes
+
+    taken, notes = claim("one-round", reach_past=False)
+    assert taken == [busy, busy] and not notes.nothing_past
+    taken, notes = claim("all-rounds", reach_past=True)
+    assert sorted(taken) == sorted([busy, busy, other]) and not notes.nothing_past
+    taken, notes = claim("nothing-else", reach_past=True)
+    assert taken == [busy, busy] and notes.nothing_past

@@ -1,5 +1,5 @@
 """What operators see of each recorded attempt: one log line (`hookkit.delivery`) and the
-delivery metrics (`metrics.attempt_recorded`).
+delivery metrics (`metrics.attempts_recorded`).
 
 Called once results are committed (`recording.record`), so a line and a count mean the
 attempt is in the delivery log too. A line names the hook, event, `webhook-id`, target host,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from .. import metrics
@@ -45,11 +46,15 @@ def outcome_of(result: Result) -> str:
 
 
 def recorded(results: Sequence[Result]) -> None:
-    """Count and log each committed attempt."""
+    """Count (once per batch) and log each committed attempt."""
+    outcomes: Counter[str] = Counter()
+    durations: list[float] = []
     for result in results:
         job = result.job
         outcome = outcome_of(result)
-        metrics.attempt_recorded(outcome, result.duration_ms / 1000)
+        outcomes[outcome] += 1
+        if outcome != "not_sent":
+            durations.append(result.duration_ms / 1000)
         level = logging.INFO if outcome == "delivered" else logging.WARNING
         if not log.isEnabledFor(level):  # the line is built only when it is written
             continue
@@ -71,3 +76,4 @@ def recorded(results: Sequence[Result]) -> None:
             test=job.is_test,
             error=error,
         )
+    metrics.attempts_recorded(outcomes, durations)

@@ -353,6 +353,8 @@ class Quota:
     held_hooks: Mapping[str, int] = field(default_factory=dict)
     hook_caps: Mapping[str, int] = field(default_factory=dict)
     host_caps: Mapping[str, int] = field(default_factory=dict)  # from each host's limit
+    # False: one round only, no reading past what is full (`ClaimNotes.nothing_past`).
+    reach_past: bool = True
 
     @staticmethod
     def hook_cap(rate_limit: float | None) -> int | None:
@@ -364,11 +366,13 @@ class Quota:
 
 @dataclass
 class ClaimNotes:
-    """What a claim learnt beyond its jobs: `alone`, that nothing of any account other than
-    those at their fair share was due (so the worker can skip the fairness rounds, which
-    read past the busy accounts' backlog, for a moment)."""
+    """What a claim learnt beyond its jobs, so the worker can skip rounds that read past a
+    backlog for a moment: `alone`, that nothing of any account other than those at their
+    fair share was due; `nothing_past`, that the rounds past full hosts, accounts and hooks
+    found nothing (each such round reads the whole due backlog of what it skips)."""
 
     alone: bool = False
+    nothing_past: bool = False
 
 
 # Each claim round reads a few candidates per delivery it may still take, so a round whose
@@ -377,6 +381,9 @@ class ClaimNotes:
 # busy account's. Once nothing else is due, a last round lets full accounts fill the rest.
 _SCAN_FACTOR = 4
 _ROUNDS = 4
+# A round gives up after this many candidates in a row that it could not take (their host,
+# account or hook is full): the next round skips those in SQL instead.
+_MAX_MISSES = 16
 
 
 def claim(
@@ -431,8 +438,10 @@ def claim(
                     "skip_hooks": full_hooks,
                     "taken": chosen,
                 },
-            ).all()
-            for row in candidates:
+            )
+            read = misses = 0
+            for row in candidates:  # fetched as read (SQLite): a round given up reads no more
+                read += 1
                 if row.subscription_id not in caps:
                     caps[row.subscription_id] = quota.hook_cap(row.rate_limit)
                 cap = caps[row.subscription_id]
@@ -441,7 +450,11 @@ def claim(
                     or (per_account is not None and accounts[row.account_id] >= per_account)
                     or (cap is not None and hooks[row.subscription_id] >= cap)
                 ):
+                    misses += 1
+                    if misses >= _MAX_MISSES:
+                        break  # the next round skips what is full instead of reading past it
                     continue
+                misses = 0
                 chosen.append(row.id)
                 if row.ordering == "fifo" and not row.is_test:
                     fifo.append(row.subscription_id)
@@ -450,9 +463,14 @@ def claim(
                 hooks[row.subscription_id] += 1
                 if len(chosen) >= quota.total:
                     break
+            candidates.close()
             if len(chosen) >= quota.total:
                 break
-            if len(candidates) < scan:
+            if rounds == 1 and not quota.reach_past:
+                break
+            if rounds > 1 and not read and notes is not None:
+                notes.nothing_past = True
+            if read < scan and misses < _MAX_MISSES:
                 # Nothing more is due outside what is full. Fair shares only matter while
                 # another account waits: with none left, the busy accounts fill the rest.
                 if per_account is None or max(accounts.values(), default=0) < per_account:
