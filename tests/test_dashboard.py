@@ -173,6 +173,7 @@ def test_dashboard_off_without_a_secret_key(make_app: Callable[..., Flask]) -> N
 
 POSTS = [
     "/dashboard/hooks/new",
+    "/dashboard/hooks/{hook}/edit",
     "/dashboard/hooks/{hook}/test",
     "/dashboard/hooks/{hook}/pause",
     "/dashboard/hooks/{hook}/resume",
@@ -216,9 +217,14 @@ def test_another_accounts_ids_are_404_everywhere(
     theirs = subscribe(client, other_auth, receiver.url)
     delivery = client.post(f"/v1/hooks/{theirs['id']}/test", headers=other_auth).json["id"]
     hook = theirs["id"]
-    for url in (f"/dashboard/hooks/{hook}", f"/dashboard/hooks/{hook}/delete"):
+    for url in (
+        f"/dashboard/hooks/{hook}",
+        f"/dashboard/hooks/{hook}/edit",
+        f"/dashboard/hooks/{hook}/delete",
+    ):
         assert client.get(url).status_code == 404
     for url in (
+        f"/dashboard/hooks/{hook}/edit",
         f"/dashboard/hooks/{hook}/test",
         f"/dashboard/hooks/{hook}/pause",
         f"/dashboard/hooks/{hook}/resume",
