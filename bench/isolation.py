@@ -28,9 +28,9 @@ from typing import Any
 
 # bench/common.py, beside this script; importing it puts the repository on sys.path.
 from common import EVENT_TYPE, Receiver
+from engine import new_service, start_worker
 from sqlalchemy import select as sql_select
 
-from connector.config import Settings
 from connector.hooks.accounts import ensure_account
 from connector.service import Hookkit
 from connector.store.tables import deliveries, events
@@ -40,21 +40,19 @@ DEADLINE = 60.0  # seconds any one phase may take
 
 
 def service(tmp: Path, name: str, *, worker: bool) -> Hookkit:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp / name}.db",
-        allow_private_targets=True,
+    """A service on its own SQLite file (`engine.new_service`): one attempt per delivery,
+    no hook disabled, the short read timeout; its worker running if `worker`."""
+    hk = new_service(
+        tmp,
+        name,
         read_timeout=READ_TIMEOUT,
         retry_schedule=(),
         failure_threshold=0,
         poll_interval=0.2,
-        log_level="WARNING",
     )
-    return Hookkit(settings, start_worker=worker)
-
-
-def start_worker(hk: Hookkit) -> None:
-    hk.worker = hk.new_worker()
-    hk.worker.start()
+    if worker:
+        start_worker(hk)
+    return hk
 
 
 def hooks(hk: Hookkit, account: str, healthy: Receiver, other: str) -> None:

@@ -28,6 +28,7 @@ EVERY = [
     "single",
     "single50",
     "batch",
+    "batch50",
     "paced",
     "fast",
     "slow",
@@ -96,3 +97,27 @@ def test_quick_bench_postgres_workers(tmp_path: Path, pg_url: str) -> None:
     check_report(done, report, ["pg"])
     once = next(row for row in report["rows"] if "exactly once" in row["name"])
     assert once["ok"] is True, once
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite only: it runs hookkit in-process on a file")
+def test_isolation_bench_compares_a_hanging_host_with_none() -> None:
+    """`bench/isolation.py --quick` delivers every healthy message in both scenarios, with
+    and without a hanging host, and prints the ratios (never judged: speed is not asserted)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKKIT_")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "isolation.py"), "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    received = re.findall(r"(\d+)/(\d+) received", out)
+    assert len(received) == 2 and all(got == want for got, want in received), out
+    assert re.search(r"ratio hanging/baseline p95: \d+\.\d\d", out), out
+    backlog = re.findall(r"all (\d+) healthy deliveries in (\d+) ms", out)
+    assert [int(got) for got, _ in backlog] == [270, 270], out
+    assert re.search(r"2\. backlog.*\n.*\n.*\n   ratio hanging/baseline: \d", out), out
