@@ -300,11 +300,17 @@ class Worker:
         accounts = Counter(
             job.account_id for job in self._held.values() if job.id not in self._finished
         )
-        # A rate-limited hook may take what its bucket holds now, or one to put back.
-        hook_caps = {
-            hook: max(1, self._hooks.get(hook, 0) + math.floor(max(0.0, bucket.available())))
-            for hook, bucket in self._buckets.items()
-        }
+        # A rate-limited hook may take what its bucket holds now, or one to put back. A full
+        # bucket of a hook not held is as good as none (the claim gives such a hook a full
+        # bucket's cap): it goes, so this loop covers only recently busy hooks, not every
+        # rate-limited hook this worker ever sent for.
+        hook_caps: dict[str, int] = {}
+        for hook, bucket in list(self._buckets.items()):
+            held, tokens = self._hooks.get(hook, 0), bucket.available()
+            if not held and tokens >= bucket.size:
+                del self._buckets[hook]
+                continue
+            hook_caps[hook] = max(1, held + math.floor(max(0.0, tokens)))
         return Quota(
             total=self._room(),
             per_host=self._host_claim_cap(self.host_limits.start),
