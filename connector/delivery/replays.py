@@ -37,6 +37,7 @@ from ..catalog import Catalog
 from ..catalog.validation import check, validator_for
 from ..clock import Clock
 from ..errors import HookNotActive, NotFound, ReplayRunning, ReplayTooLarge, ValidationError
+from ..events.publish import delivery_rows
 from ..hooks.stored import owned
 from ..store.database import Store
 from ..store.ids import new_id
@@ -479,20 +480,9 @@ def _missed_batch(
         conn.execute(
             deliveries.insert(),
             [
-                {
-                    "id": new_id("msg"),
-                    "account_id": plan.account_id,
-                    "subscription_id": plan.hook_id,
-                    "event_id": row.id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "lease_owner": None,
-                    "created_at": now,
-                    "updated_at": now,
-                    "is_test": False,
-                }
+                delivery
                 for row in wanted
+                for delivery in delivery_rows(plan.account_id, row.id, [plan.hook_id], now)
             ],
         )
     values: dict[str, Any] = {

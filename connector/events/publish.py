@@ -182,7 +182,7 @@ class Publisher:
                 stored = {row.id: row.delivery_count for row in conn.execute(_STORED, {"ids": ids})}
             hooks_of: dict[str, list[Any]] = {}
             first_of: dict[str, Published] = {}
-            results, event_rows, delivery_rows = [], [], []
+            results, event_rows, new_deliveries = [], [], []
             for item, event_id in zip(items, ids, strict=True):
                 if item.key is not None and item.key in seen:
                     row = seen[item.key]
@@ -206,15 +206,15 @@ class Publisher:
                             account_id, event_id, item.type, item.data, targets, now, item.key
                         )
                     )
-                    delivery_rows += _delivery_rows(account_id, event_id, targets, now)
+                    new_deliveries += delivery_rows(account_id, event_id, targets, now)
                     published = Published(event_id, item.type, len(targets), created=True)
                 if item.key is not None:
                     first_of.setdefault(item.key, published)
                 results.append(published)
             if event_rows:
                 conn.execute(_INSERT_EVENT, event_rows)
-            if delivery_rows:
-                conn.execute(_INSERT_DELIVERIES, delivery_rows)
+            if new_deliveries:
+                conn.execute(_INSERT_DELIVERIES, new_deliveries)
             return results
 
         return self.store.write_retrying(work)
@@ -242,7 +242,7 @@ def insert_event(
         _INSERT_EVENT,
         _event_row(account_id, event_id, event_type, data, hook_ids, now, None, is_test),
     )
-    rows = _delivery_rows(account_id, event_id, hook_ids, now, lease_owner, lease)
+    rows = delivery_rows(account_id, event_id, hook_ids, now, lease_owner, lease)
     if rows:
         conn.execute(_INSERT_DELIVERIES, rows)
     return [row["id"] for row in rows]
@@ -272,7 +272,7 @@ def _event_row(
     }
 
 
-def _delivery_rows(
+def delivery_rows(
     account_id: str,
     event_id: str,
     hook_ids: list[str],
@@ -280,7 +280,8 @@ def _delivery_rows(
     lease_owner: str | None = None,
     lease: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """One pending delivery per hook (multi-row insert)."""
+    """One pending delivery per hook (multi-row insert), due `lease` from `now`: published
+    events, test sends (leased to `lease_owner`) and replays' missed events alike."""
     return [
         {
             "id": new_id("msg"),
