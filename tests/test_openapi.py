@@ -80,6 +80,27 @@ def test_errors_and_security_are_described(document):
     assert document["paths"]["/healthz"]["get"]["security"] == []
 
 
+def test_metrics_names_its_own_token_and_connectors_offer_only_api_calls(make_app):
+    """/metrics wants HOOKKIT_METRICS_TOKEN, not an API key and not nothing: the document
+    says so, and the real endpoint agrees. The Swagger document (Power Automate's connector)
+    leaves out what a flow never calls: health, readiness, metrics, the documents, e-mail
+    links."""
+    client = make_app(metrics_token="scrape-me").test_client()
+    document = client.get("/openapi.json").json
+    scrape = document["paths"]["/metrics"]["get"]
+    assert scrape["security"] == [{"metricsToken": []}]
+    scheme = document["components"]["securitySchemes"]["metricsToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert client.get("/metrics").status_code == 401
+    ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert ok.status_code == 200 and b"hookkit_" in ok.data
+    paths = client.get("/swagger.json").json["paths"]
+    left_out = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/swagger.json"]
+    assert not set(left_out) & set(paths), sorted(paths)
+    assert not [path for path in paths if path.startswith("/actions")], sorted(paths)
+    assert {"/v1/hooks", "/v1/events", "/v1/hooks/{hook_id}"} <= set(paths)
+
+
 def test_retry_and_rate_limit_headers_are_described(client, auth, document):
     """The headers the API sends on 429/503 and on every authenticated answer are in both
     documents, and really sent."""

@@ -130,6 +130,7 @@ def _check_workers(hookkit: Hookkit, checks: dict[str, str], failing: list[str])
         ),
         errors=(Unauthorized, NotFound),
         authenticated=False,
+        security="metricsToken",
     )
 )
 def scrape() -> Response:

@@ -54,6 +54,9 @@ class Operation:
     query: tuple[Param, ...] = ()
     errors: tuple[type[HookkitError], ...] = ()
     authenticated: bool = True
+    # A credential of its own instead of an API key: a security scheme of the OpenAPI
+    # document (`platforms.openapi`), e.g. "metricsToken" for /metrics.
+    security: str | None = None
     extensions: dict[str, Any] = field(default_factory=dict)  # x-… members, e.g. for Swagger
 
 

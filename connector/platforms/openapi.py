@@ -87,6 +87,11 @@ def openapi_document(app: Flask, catalog: Catalog, *, server_url: str = "") -> d
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the API key"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "HOOKKIT_METRICS_TOKEN (GET /metrics only; not an API key)",
+                },
             },
         },
         "security": [{"bearer": []}, {"apiKey": []}],
@@ -155,7 +160,9 @@ def _operation(operation: Operation, path: str, *, camel: bool = False) -> dict[
     }
     if operation.description:
         out["description"] = operation.description
-    if not operation.authenticated:
+    if operation.security is not None:
+        out["security"] = [{operation.security: []}]
+    elif not operation.authenticated:
         out["security"] = []
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

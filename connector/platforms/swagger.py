@@ -53,12 +53,26 @@ _KEPT = {
 _ALIASES = ("targetUrl", "hookUrl", "webhookUrl", "target", "url")
 
 
+# Operations a connector's users never call: health, readiness, metrics and the API
+# documents ("meta"), and the signed one-click links of notification e-mails ("actions").
+# Power Automate would list each as an action of the connector.
+_NOT_ACTIONS = frozenset({"meta", "actions"})
+
+
 def swagger_document(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Swagger 2.0 for the OpenAPI 3.1 document `openapi` (`openapi_document`)."""
+    """Swagger 2.0 for the OpenAPI 3.1 document `openapi` (`openapi_document`): the API's
+    own operations, not the operational ones (`_NOT_ACTIONS`)."""
     components = openapi["components"]["schemas"]
     convert = _Converter(components)
     paths: dict[str, Any] = {}
-    for path, operations in openapi["paths"].items():
+    for path, all_operations in openapi["paths"].items():
+        operations = {
+            method: operation
+            for method, operation in all_operations.items()
+            if not set(operation.get("tags", ())) & _NOT_ACTIONS
+        }
+        if not operations:
+            continue
         item: dict[str, Any] = {
             method: _operation(operation, convert, list(openapi.get("webhooks", {})))
             for method, operation in operations.items()
