@@ -72,15 +72,12 @@ class Theme:
 
 @dataclass(frozen=True)
 class PortalScope:
-    """What one link opens: an account, all its hooks (`hook_ids` None) or only some."""
+    """What one link opens: an account, all its hooks (`hook_ids` None) or only some, in
+    its theme (the screens' `web.access.Viewer` enforces the scope)."""
 
     account_id: str
     hook_ids: tuple[str, ...] | None
-    expires_at: int
     theme: Theme
-
-    def allows(self, hook_id: str) -> bool:
-        return self.hook_ids is None or hook_id in self.hook_ids
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
@@ -169,6 +166,5 @@ def read_link(secret_key: str, token: str, clock: Clock) -> PortalScope:
     return PortalScope(
         account_id,
         tuple(hooks) if hooks is not None else None,
-        expires_at,
         Theme(theme.get("accent_color"), theme.get("logo_url"), theme.get("product_name")),
     )
