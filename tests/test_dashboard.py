@@ -449,6 +449,19 @@ def test_event_type_page_and_preview(client: FlaskClient, signed_in: str) -> Non
     )
     assert bad.status_code == 422 and bad.json["position"] == 6
     assert bad.json["expression"].endswith("^")
+    # Bodies are read as the API reads them: not JSON (NaN), or text that cannot be sent.
+    nan = client.post(
+        "/dashboard/preview",
+        data=b'{"event_type": "session", "mapping": "data", "custom_values": {"a": NaN}}',
+        headers={"X-CSRF-Token": signed_in, "Content-Type": "application/json"},
+    )
+    assert nan.status_code == 400 and "NaN" in nan.json["error"], nan.json
+    nul = client.post(
+        "/dashboard/preview",
+        json={"event_type": "session", "mapping": "data", "custom_values": {"a": "x\u0000"}},
+        headers={"X-CSRF-Token": signed_in},
+    )
+    assert nul.status_code == 422 and nul.json["errors"], nul.json
     assert client.get("/dashboard/event-types/nope").status_code == 404
 
 

@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..api.context import events_url
 from ..api.hooks import DELIVERY_STATUSES, STATUSES
+from ..api.inputs import json_body
 from ..config import SIGNATURE_SCHEMES
 from ..delivery.replays import MAX_WINDOW, SCOPES, Replays
 from ..errors import Conflict, HookkitError, NotFound, ReplayRunning, ValidationError
@@ -369,12 +370,10 @@ def preview() -> tuple[Response, int]:
     """The mapping playground and the create form's live check: `events.preview`'s answer
     as JSON, or its error with the parser's `position` and caret line."""
     hk = service()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return jsonify({"error": "send a JSON object"}), 400
-    try:
+    try:  # the API's reading of a body: NaN, text that cannot be sent, non-objects refused
+        body = json_body()
         result = render_preview(hk.catalog, body, hk.clock(), hk.settings.envelope)
-    except ValidationError as exc:
+    except HookkitError as exc:
         return jsonify(
             {
                 "error": exc.detail,
@@ -382,7 +381,7 @@ def preview() -> tuple[Response, int]:
                 "position": exc.extra.get("position"),
                 "expression": exc.extra.get("expression"),
             }
-        ), 422
+        ), exc.status
     return jsonify({"result": result}), 200
 
 
