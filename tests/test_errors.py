@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from flask import Response
 
 from connector import errors
-from connector.errors import HookkitError, MethodNotAllowed, NotFound, PayloadTooLarge
+from connector.api.problems import with_retry_after
+from connector.errors import (
+    DatabaseUnavailable,
+    HookkitError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+)
 
 from .conftest import SESSION, _key
 
@@ -161,3 +170,12 @@ def test_nul_characters_are_refused_cleanly(client, auth, method, path, body, st
     response = getattr(client, method)(path, json=body, headers=auth)
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+
+
+def test_retry_after_is_added_for_errors_that_ask_to_retry_later() -> None:
+    """`with_retry_after`, which the API's and the screens' error handlers share: whole
+    seconds for a 429 or 503, and no header for other errors."""
+    slow = with_retry_after(Response("x"), RateLimited("slow down", retry_after=2.2))
+    assert slow.headers["Retry-After"] == "3"
+    assert with_retry_after(Response("x"), DatabaseUnavailable("down")).headers["Retry-After"]
+    assert "Retry-After" not in with_retry_after(Response("x"), NotFound("gone")).headers

@@ -55,14 +55,20 @@ def problem(
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
+def with_retry_after(response: Response, exc: HookkitError) -> Response:
+    """`response` with the Retry-After of a 429 or 503 (`errors.RetryLater`: when to come
+    back, in whole seconds); the API's answers and the screens' alike."""
+    if "retry_after" in exc.extra:
+        response.headers["Retry-After"] = str(exc.extra["retry_after"])
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HookkitError)
     def _hookkit(exc: HookkitError) -> Response:
         body = json.dumps(error_body(exc))
         response = Response(body, status=exc.status, mimetype="application/problem+json")
-        if "retry_after" in exc.extra:  # 429 and 503: when to come back, in whole seconds
-            response.headers["Retry-After"] = str(exc.extra["retry_after"])
-        return response
+        return with_retry_after(response, exc)
 
     @app.errorhandler(DBAPIError)
     def _database(exc: DBAPIError) -> Response:

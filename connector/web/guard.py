@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app, g, render_template, request
 from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.exceptions import Forbidden, HTTPException
 
+from ..api.problems import with_retry_after
 from ..errors import HookkitError
 from ..logs import masked_path
 from ..service import Hookkit
@@ -85,8 +86,9 @@ def install(ui: Flask) -> None:
     ui.jinja_env.globals["csp_nonce"] = nonce
 
     @ui.errorhandler(HookkitError)
-    def _hookkit(exc: HookkitError) -> tuple[str, int]:
-        return _page(exc.title, exc.detail, exc.status)
+    def _hookkit(exc: HookkitError) -> Response:
+        page, status = _page(exc.title, exc.detail, exc.status)
+        return with_retry_after(Response(page, status, mimetype="text/html"), exc)
 
     @ui.errorhandler(SignatureExpired)
     def _expired(exc: SignatureExpired) -> tuple[str, int]:

@@ -25,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 from ..api.context import events_url
 from ..api.hooks import DELIVERY_STATUSES, STATUSES
 from ..api.inputs import json_body
+from ..api.problems import with_retry_after
 from ..config import SIGNATURE_SCHEMES
 from ..delivery.replays import MAX_WINDOW, SCOPES, Replays
 from ..errors import Conflict, HookkitError, NotFound, ReplayRunning, ValidationError
@@ -374,14 +375,15 @@ def preview() -> tuple[Response, int]:
         body = json_body()
         result = render_preview(hk.catalog, body, hk.clock(), hk.settings.envelope)
     except HookkitError as exc:
-        return jsonify(
+        answer = jsonify(
             {
                 "error": exc.detail,
                 "errors": [e.as_dict() for e in exc.errors],
                 "position": exc.extra.get("position"),
                 "expression": exc.extra.get("expression"),
             }
-        ), exc.status
+        )
+        return with_retry_after(answer, exc), exc.status
     return jsonify({"result": result}), 200
 
 
