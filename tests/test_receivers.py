@@ -17,13 +17,13 @@ from connector.testing import Receiver
 
 from .conftest import deliveries_of, publish, subscribe, wait_until
 
-README = Path(__file__).resolve().parent.parent / "docs" / "verifying.md"
+VERIFYING = Path(__file__).resolve().parent.parent / "docs" / "verifying.md"
 SHAPES = {"json": {}, "form": {"content_type": "form"}, "get": {"method": "GET"}}
 
 
 def snippet(name: str) -> str:
     """The Python block under `<!-- verify:NAME -->` in docs/verifying.md."""
-    found = re.search(rf"<!-- verify:{name} -->\n```python\n(.*?)```", README.read_text(), re.S)
+    found = re.search(rf"<!-- verify:{name} -->\n```python\n(.*?)```", VERIFYING.read_text(), re.S)
     assert found, f"docs/verifying.md has no verify:{name} snippet"
     return found.group(1)
 

@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, func, select
 
 from ..clock import Clock
 from ..errors import DeliveryInFlight, HookDeleted, HookNotActive, NotFound, RetryOfTestSend
+from ..hooks.stored import owned
 from ..store.database import Store
 from ..store.signal import QueueSignal
 from ..store.tables import PARKED, attempts, deliveries, events, subscriptions
@@ -107,11 +108,7 @@ def list_for_hook(
     store: Store, account_id: str, hook_id: str, *, status: str | None, page: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     with store.read() as conn:
-        owner = conn.execute(
-            select(subscriptions.c.account_id).where(subscriptions.c.id == hook_id)
-        ).scalar()
-        if owner != account_id:
-            raise NotFound(f"no subscription {hook_id!r}")
+        owned(conn, account_id, hook_id, include_deleted=True)  # readable once deleted too
         where = and_(
             deliveries.c.subscription_id == hook_id,
             *([deliveries.c.status == status] if status else []),
@@ -140,11 +137,7 @@ def hourly(
         return func.coalesce(func.sum(case((match, 1), else_=0)), 0)
 
     with store.read() as conn:
-        owner = conn.execute(
-            select(subscriptions.c.account_id).where(subscriptions.c.id == hook_id)
-        ).scalar()
-        if owner != account_id:
-            raise NotFound(f"no subscription {hook_id!r}")
+        owned(conn, account_id, hook_id, include_deleted=True)  # readable once deleted too
         row = conn.execute(
             select(*(count(hour, ok) for ok in (True, False) for hour in range(hours))).where(
                 attempts.c.subscription_id == hook_id, attempts.c.at > start, attempts.c.at <= now
